@@ -1,0 +1,2 @@
+//! The piste guest SDK.
+pub mod bindings;

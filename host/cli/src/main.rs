@@ -1,0 +1,2 @@
+//! The `piste` command line.
+fn main() {}
