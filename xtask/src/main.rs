@@ -1,2 +1,204 @@
-//! Project automation.
-fn main() {}
+//! Project automation: `cargo xtask setup | modules | test | demo | bench | tidy`.
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup     install what a fresh Debian 12 machine lacks (apt packages, the wasm32-wasip2
+            target, wasmsign2-cli)
+  modules   build every guest module for wasm32-wasip2 into target/modules
+  test      setup, modules, then every test (what CI runs)
+  demo      setup, modules, then run the example modules on sample moments
+  bench     setup, modules, then the benchmarks, optimised (figures for BENCHMARKS.md)
+  tidy      the repository's structural checks";
+
+/// Debian packages the build and the tests need.
+const APT_PACKAGES: &[&str] = &["pkg-config", "python3", "ca-certificates"];
+
+/// Tools from crates.io the tests need: (binary, crate, version).
+const CARGO_TOOLS: &[(&str, &str, &str)] = &[("wasmsign2", "wasmsign2-cli", "0.2.6")];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    match command.as_str() {
+        "setup" => setup(),
+        "modules" => modules().map(drop),
+        "test" => test(),
+        "demo" => demo(),
+        "bench" => bench(),
+        "tidy" => tidy::run_all(&root()),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// The cargo target directory (CARGO_TARGET_DIR if set).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// Where the built modules go.
+fn modules_dir() -> PathBuf {
+    target_dir().join("modules")
+}
+
+fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn setup() -> Result<()> {
+    step("setup");
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !Command::new("dpkg").args(["-s", p]).output().is_ok_and(|o| o.status.success()))
+        .collect();
+    if missing.is_empty() {
+        println!("apt packages: all present");
+    } else if have("apt-get") {
+        println!("apt packages: installing {}", missing.join(" "));
+        run(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    } else {
+        bail!("missing packages {} and no apt-get to install them", missing.join(" "));
+    }
+    let targets = Command::new("rustup").args(["target", "list", "--installed"]).current_dir(root()).output();
+    match targets {
+        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => {
+            println!("rust target wasm32-wasip2: present");
+        }
+        Ok(_) => run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).current_dir(root()))?,
+        Err(_) => bail!("rustup is not installed: install Rust with rustup, then run `cargo xtask setup` again"),
+    }
+    for (binary, krate, version) in CARGO_TOOLS {
+        if have(binary) {
+            println!("{binary}: present");
+        } else {
+            println!("{binary}: installing {krate} {version}");
+            run(cargo().args(["install", "--locked", "--quiet", krate, "--version", version]))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds every guest module and returns where they are.
+fn modules() -> Result<PathBuf> {
+    step("modules (wasm32-wasip2)");
+    let out = modules_dir();
+    run(cargo()
+        .args(["run", "--quiet", "-p", "piste", "--", "module", "build", "modules", "--out"])
+        .arg(&out))?;
+    Ok(out)
+}
+
+/// A development publisher key and signed copies of the example modules, for the demo.
+fn signed_examples(modules: &Path) -> Result<(PathBuf, PathBuf)> {
+    let dev = target_dir().join("piste-dev");
+    let keys = dev.join("keys");
+    if !keys.join("publisher.key").is_file() {
+        run(cargo()
+            .args(["run", "--quiet", "-p", "piste", "--", "keys", "generate", "--out"])
+            .arg(&keys))?;
+    }
+    let signed = dev.join("modules");
+    std::fs::create_dir_all(&signed)?;
+    for name in ["tag-rules", "caption-templates", "distribution-policy"] {
+        let from = modules.join(format!("{name}.wasm"));
+        let to = signed.join(format!("{name}.wasm"));
+        run(cargo()
+            .args(["run", "--quiet", "-p", "piste", "--", "module", "sign"])
+            .arg(&from)
+            .arg("--key")
+            .arg(keys.join("publisher.key"))
+            .arg("--out")
+            .arg(&to))?;
+    }
+    Ok((signed, keys.join("publisher.pub")))
+}
+
+fn test() -> Result<()> {
+    setup()?;
+    let modules = modules()?;
+    step("tidy");
+    tidy::run_all(&root())?;
+    step("host workspace tests");
+    run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env("PISTE_MODULES", &modules))?;
+    step("example modules: native unit tests");
+    run(cargo()
+        .current_dir(root().join("modules"))
+        .args(["test", "-p", "tag-rules", "-p", "caption-templates", "-p", "distribution-policy"]))?;
+    step("example modules: fixtures in the sandbox");
+    let (signed, trust) = signed_examples(&modules)?;
+    for name in ["tag-rules", "caption-templates", "distribution-policy"] {
+        run(cargo()
+            .args(["run", "--quiet", "-p", "piste", "--", "module", "test"])
+            .arg(signed.join(format!("{name}.wasm")))
+            .arg("--fixtures")
+            .arg(root().join("modules").join(name).join("fixtures"))
+            .arg("--trust")
+            .arg(&trust))?;
+    }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    setup()?;
+    let modules = modules()?;
+    let (signed, trust) = signed_examples(&modules)?;
+    step("demo");
+    run(cargo()
+        .args(["run", "--quiet", "-p", "piste", "--", "demo", "--modules"])
+        .arg(&signed)
+        .arg("--trust")
+        .arg(&trust)
+        .arg("--cache")
+        .arg(target_dir().join("piste-dev").join("cache")))
+}
+
+fn bench() -> Result<()> {
+    setup()?;
+    let modules = modules()?;
+    step("sandbox benchmarks (release)");
+    run(cargo().args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"]).env("PISTE_MODULES", &modules))
+}

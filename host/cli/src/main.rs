@@ -1,2 +1,58 @@
-//! The `piste` command line.
-fn main() {}
+//! The `piste` command line: one binary for field techs, module developers and central ops.
+
+mod config;
+mod demo;
+mod keys;
+mod module;
+mod template;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// piste: replay, module and archive runtime for winter-sports venue appliances.
+#[derive(Parser)]
+#[command(name = "piste", version, about)]
+struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publisher keys for signing modules.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Create, build, sign, check, test and benchmark Wasm modules.
+    #[command(subcommand)]
+    Module(module::ModuleCommand),
+    /// Run the three example modules on sample moments and print what they decide.
+    Demo(demo::DemoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result: Result<()> = match cli.command {
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Module(cmd) => module::run(cmd),
+        Command::Demo(args) => demo::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,piste=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -138,12 +138,15 @@ impl Sandbox {
         };
         let key = format!("{}-{}.cwasm", blake3::hash(wasm).to_hex(), self.compat_hash);
         let path = dir.join(key);
-        if path.is_file() {
+        // The cached file is read into memory rather than mapped: a file changed under a
+        // mapping would fault the process, a file read once cannot.
+        if let Ok(bytes) = std::fs::read(&path) {
             // SAFETY: the cache directory is private to this host (mode 0700) and files in it are
             // written only by `store_cached` below, from `Engine::precompile_component` of this
             // engine's configuration: the name includes the engine's compatibility hash and the
-            // BLAKE3 hash of the exact, already verified, `.wasm` bytes.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            // BLAKE3 hash of the exact, already verified, `.wasm` bytes. Damaged files fail
+            // wasmtime's own header and version checks and are recompiled.
+            match unsafe { Component::deserialize(&self.engine, &bytes) } {
                 Ok(component) => return Ok((component, true)),
                 Err(e) => {
                     tracing::warn!(module = module_name, path = %path.display(), "dropping unusable cached code: {e}");

@@ -207,14 +207,12 @@ pub enum Error {
         found: String,
     },
     /// The component imports something outside its world.
-    #[error("module {module}: imports `{import}`, which no piste world grants ({what}); remove the code that uses it")]
+    #[error("module {module}: imports what no piste world grants: {}; remove the code that uses it", describe_imports(.imports))]
     ForbiddenImport {
         /// The module's name.
         module: String,
-        /// The import's full name.
-        import: String,
-        /// What capability it would give.
-        what: &'static str,
+        /// Each forbidden import's full name and the capability it would give.
+        imports: Vec<(String, &'static str)>,
     },
     /// Cranelift or the component model refused the module.
     #[error("module {module}: does not compile: {reason}")]
@@ -244,4 +242,9 @@ pub enum Error {
     /// A fixture or JSON call input does not match the world's types.
     #[error("bad call input: {0}")]
     Input(String),
+}
+
+fn describe_imports(imports: &[(String, &'static str)]) -> String {
+    let parts: Vec<String> = imports.iter().map(|(name, what)| format!("`{name}` ({what})")).collect();
+    parts.join(", ")
 }

@@ -187,16 +187,15 @@ impl Inspection {
 
     /// Refuses any import outside the allowed set (see [`allowed_import`]), naming it.
     pub fn check_imports(&self, module_name: &str) -> Result<()> {
-        for import in &self.imports {
-            if let Err(what) = allowed_import(import) {
-                return Err(Error::ForbiddenImport {
-                    module: module_name.to_string(),
-                    import: import.clone(),
-                    what,
-                });
-            }
+        let imports: Vec<(String, &'static str)> = self
+            .imports
+            .iter()
+            .filter_map(|import| allowed_import(import).err().map(|what| (import.clone(), what)))
+            .collect();
+        if imports.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::ForbiddenImport { module: module_name.to_string(), imports })
     }
 
     /// Refuses code that is too large to compile safely (a compile-time bomb).
@@ -227,9 +226,11 @@ pub fn unversioned(name: &str) -> &str {
 }
 
 /// Whether a module may import `name`. The piste host interfaces are granted; of WASI only
-/// what Rust's standard library links in for standard streams and `exit`, all of which the
-/// host backs with bounded, private pipes. Everything else is refused, with the capability
-/// it would have given.
+/// what Rust's standard library links into every component (standard streams, `exit`, and
+/// `wasi:cli/environment`), each backed by the host with nothing: closed stdin, bounded
+/// private pipes for stdout and stderr, an empty environment and no arguments, and `exit`
+/// turned into a failed call. Everything else (files, sockets, clocks, random, HTTP) is
+/// refused, with the capability it would have given.
 pub fn allowed_import(name: &str) -> Result<(), &'static str> {
     const GRANTED: &[&str] = &[
         "piste:module/types",
@@ -240,6 +241,7 @@ pub fn allowed_import(name: &str) -> Result<(), &'static str> {
         "wasi:cli/stdin",
         "wasi:cli/stdout",
         "wasi:cli/stderr",
+        "wasi:cli/environment",
         "wasi:cli/exit",
         "wasi:cli/terminal-input",
         "wasi:cli/terminal-output",
@@ -257,7 +259,6 @@ pub fn allowed_import(name: &str) -> Result<(), &'static str> {
         "wasi:clocks" => "clocks",
         "wasi:random" => "random numbers",
         "wasi:http" => "HTTP",
-        _ if bare == "wasi:cli/environment" => "environment variables and arguments",
         _ => "a capability outside the piste worlds",
     })
 }

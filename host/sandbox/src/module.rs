@@ -101,6 +101,12 @@ impl ModuleSpec {
         self
     }
 
+    /// Sets the name, instead of the module's own.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Sets the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -195,6 +201,17 @@ pub struct LoadedModule {
     slot_freed: Condvar,
     health: Mutex<FailureWindow>,
     recorder: Mutex<Recorder>,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("name", &self.info.name)
+            .field("version", &self.info.version)
+            .field("world", &self.world)
+            .field("path", &self.spec.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sandbox {
@@ -372,7 +389,7 @@ impl LoadedModule {
                 Bound::Tagger(t) => Some(t.piste_module_tagging().call_tag(store, moment)),
                 _ => None,
             },
-            |tags| wire::check_tags(tags),
+            |tags, max| wire::check_tags(tags, max),
         )
     }
 
@@ -396,7 +413,7 @@ impl LoadedModule {
                 Bound::Captioner(c) => Some(c.piste_module_captioning().call_caption(store, moment, tags, language)),
                 _ => None,
             },
-            |caption| wire::check_caption(caption, language),
+            |caption, max| wire::check_caption(caption, language, max),
         )
     }
 
@@ -425,7 +442,7 @@ impl LoadedModule {
                 Bound::Distributor(d) => Some(d.piste_module_routing().call_route(store, asset, destinations, now_ms)),
                 _ => None,
             },
-            |decisions| wire::check_decisions(decisions, asset, destinations),
+            |decisions, max| wire::check_decisions(decisions, asset, destinations, max),
         )
     }
 
@@ -576,7 +593,7 @@ impl LoadedModule {
         function: &'static str,
         input_size: usize,
         call: impl FnOnce(&Bound, &mut Store<HostState>) -> Option<wasmtime::Result<std::result::Result<R, ModuleError>>>,
-        check: impl FnOnce(&R) -> std::result::Result<usize, (ErrorKind, String)>,
+        check: impl FnOnce(&R, usize) -> std::result::Result<(), (ErrorKind, String)>,
     ) -> std::result::Result<(R, CallStats), CallError> {
         let limits = &self.spec.limits;
         if self.is_quarantined() {
@@ -619,14 +636,8 @@ impl LoadedModule {
         let memory = instance.store.data().peak_memory;
         let stats = CallStats { elapsed, fuel, memory_bytes: memory };
         let result = match outcome {
-            Ok(Ok(value)) => match check(&value) {
-                Ok(size) if size > limits.max_output_bytes => Err(self.error(
-                    function,
-                    ErrorKind::OutputTooLarge,
-                    format!("returned {size} bytes, over the {}-byte output cap", limits.max_output_bytes),
-                    None,
-                )),
-                Ok(_) => Ok(value),
+            Ok(Ok(value)) => match check(&value, limits.max_output_bytes) {
+                Ok(()) => Ok(value),
                 Err((kind, message)) => Err(self.error(function, kind, message, None)),
             },
             Ok(Err(ModuleError { message })) => Err(self.error(function, ErrorKind::ModuleError, message, None)),

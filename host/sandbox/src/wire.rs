@@ -109,17 +109,26 @@ impl WireSize for Caption {
     }
 }
 
-type Verdict = Result<usize, (ErrorKind, String)>;
+type Verdict = Result<(), (ErrorKind, String)>;
 
 fn bad(message: String) -> (ErrorKind, String) {
     (ErrorKind::BadOutput, message)
+}
+
+/// Refuses an output over the cap before looking inside it.
+fn within(size: usize, max: usize) -> Verdict {
+    if size > max {
+        return Err((ErrorKind::OutputTooLarge, format!("returned {size} bytes, over the {max}-byte output cap")));
+    }
+    Ok(())
 }
 
 /// Longest tag name accepted.
 const MAX_TAG_NAME: usize = 64;
 
 /// Tags must be named in kebab-case and carry a confidence between 0 and 1.
-pub fn check_tags(tags: &Vec<Tag>) -> Verdict {
+pub fn check_tags(tags: &Vec<Tag>, max: usize) -> Verdict {
+    within(tags.wire_size(), max)?;
     for (i, tag) in tags.iter().enumerate() {
         let valid_name = !tag.name.is_empty()
             && tag.name.len() <= MAX_TAG_NAME
@@ -134,11 +143,12 @@ pub fn check_tags(tags: &Vec<Tag>) -> Verdict {
             return Err(bad(format!("tag `{}` has confidence {}, outside 0..=1", tag.name, tag.confidence)));
         }
     }
-    Ok(tags.wire_size())
+    Ok(())
 }
 
 /// A caption must be in the language asked for and not empty.
-pub fn check_caption(caption: &Caption, language: &str) -> Verdict {
+pub fn check_caption(caption: &Caption, language: &str, max: usize) -> Verdict {
+    within(caption.wire_size(), max)?;
     if caption.language != language {
         return Err(bad(format!(
             "asked for language `{language}`, returned `{}`",
@@ -148,11 +158,12 @@ pub fn check_caption(caption: &Caption, language: &str) -> Verdict {
     if caption.text.trim().is_empty() {
         return Err(bad("returned an empty caption".into()));
     }
-    Ok(caption.wire_size())
+    Ok(())
 }
 
 /// Decisions must name destinations and renditions that exist.
-pub fn check_decisions(decisions: &Vec<Decision>, asset: &Asset, destinations: &[Destination]) -> Verdict {
+pub fn check_decisions(decisions: &Vec<Decision>, asset: &Asset, destinations: &[Destination], max: usize) -> Verdict {
+    within(decisions.wire_size(), max)?;
     for d in decisions {
         if !destinations.iter().any(|x| x.id == d.destination) {
             return Err(bad(format!("routes to unknown destination `{}`", truncate(&d.destination))));
@@ -161,7 +172,7 @@ pub fn check_decisions(decisions: &Vec<Decision>, asset: &Asset, destinations: &
             return Err(bad(format!("routes unknown rendition `{}`", truncate(&d.rendition))));
         }
     }
-    Ok(decisions.wire_size())
+    Ok(())
 }
 
 fn truncate(s: &str) -> String {
