@@ -160,10 +160,8 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<Vec<PathBuf>> {
         }
         let Some(files) = msg["filenames"].as_array() else { continue };
         for file in files.iter().filter_map(Value::as_str).filter(|f| f.ends_with(".wasm")) {
-            let name = msg["target"]["name"].as_str().unwrap_or("module").to_string();
             let id = msg["package_id"].as_str().unwrap_or("");
-            let version = id.rsplit('#').next().and_then(|v| v.rsplit('@').next()).unwrap_or("0.0.0").to_string();
-            artifacts.push((PathBuf::from(file), ModuleInfo { name, version }));
+            artifacts.push((PathBuf::from(file), package_info(id)));
         }
     }
     let status = child.wait().context("waiting for cargo")?;
@@ -188,6 +186,17 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<Vec<PathBuf>> {
         written.push(target);
     }
     Ok(written)
+}
+
+/// Name and version from a cargo package id: `path+file:///dir/NAME#VERSION` or
+/// `path+file:///dir/x#NAME@VERSION`.
+fn package_info(id: &str) -> ModuleInfo {
+    let (location, tail) = id.rsplit_once('#').unwrap_or((id, "0.0.0"));
+    let (name, version) = match tail.split_once('@') {
+        Some((name, version)) => (name.to_string(), version.to_string()),
+        None => (location.rsplit('/').next().unwrap_or("module").to_string(), tail.to_string()),
+    };
+    ModuleInfo { name, version }
 }
 
 fn sign(wasm: &Path, key: &Path, out: Option<&Path>) -> Result<()> {
@@ -374,6 +383,19 @@ fn bench(wasm: &Path, dir: &Path, args: &RunArgs, iterations: u32) -> Result<()>
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_ids_give_name_and_version() {
+        let a = package_info("path+file:///work/modules/tag-rules#0.1.0");
+        assert_eq!((a.name.as_str(), a.version.as_str()), ("tag-rules", "0.1.0"));
+        let b = package_info("path+file:///work/modules/test-programs/panic#hostile-panic@0.2.0");
+        assert_eq!((b.name.as_str(), b.version.as_str()), ("hostile-panic", "0.2.0"));
+    }
 }
 
 fn percentile(samples: &mut [Duration], q: f64) -> Duration {

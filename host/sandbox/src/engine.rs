@@ -25,6 +25,9 @@ pub struct SandboxConfig {
     pub cache_dir: Option<PathBuf>,
     /// Whether fuel is metered (needed for fuel budgets and the fuel-used figure).
     pub fuel: bool,
+    /// Whether instances come from the pooling allocator (pre-reserved, copy-on-write
+    /// memory images) rather than being allocated on demand.
+    pub pooling: bool,
     /// The wasm stack each call may use, in bytes.
     pub max_wasm_stack: usize,
     /// The epoch tick: the granularity of call deadlines.
@@ -46,6 +49,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             cache_dir: None,
             fuel: true,
+            pooling: true,
             max_wasm_stack: 512 * 1024,
             epoch_tick: Duration::from_millis(1),
             max_memory_bytes: 256 << 20,
@@ -91,7 +95,9 @@ impl Sandbox {
             .max_memories_per_component(4)
             .max_tables_per_component(8)
             .max_memory_size(config.max_memory_bytes);
-        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if config.pooling {
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&wasm).map_err(|e| Error::Engine(e.to_string()))?;
 
         let mut linker = Linker::<HostState>::new(&engine);
