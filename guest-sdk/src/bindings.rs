@@ -44,6 +44,26 @@ pub mod common {
             "piste:module/types@0.1.0/error": crate::Error,
         },
         additional_derives: [PartialEq],
+        // With the `serde` feature the types (de)serialize in the host's JSON
+        // form (snake_case fields, enum cases named as the Rust variants), the
+        // form of `piste module test` fixtures.
+        additional_type_attributes: {
+            "piste:module/types@0.1.0/sport": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/athlete": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/event": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/landing": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/kinematics": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/detection": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/moment": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/tag": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/caption": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/rendition": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/asset": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/destination-kind": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/destination": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/decision": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+            "piste:module/types@0.1.0/config-value": [#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]],
+        },
         pub_export_macro: true,
         default_bindings_module: "piste_guest::bindings::common",
     });
@@ -65,6 +85,7 @@ pub mod tagger {
         world: "piste:guest-sdk/tagger",
         with: {
             "piste:module/types@0.1.0": crate::bindings::common::piste::module::types,
+            "piste:module/types@0.1.0/error": crate::Error,
             "piste:module/host@0.1.0": crate::bindings::common::piste::module::host,
         },
         pub_export_macro: true,
@@ -88,6 +109,7 @@ pub mod captioner {
         world: "piste:guest-sdk/captioner",
         with: {
             "piste:module/types@0.1.0": crate::bindings::common::piste::module::types,
+            "piste:module/types@0.1.0/error": crate::Error,
             "piste:module/host@0.1.0": crate::bindings::common::piste::module::host,
         },
         pub_export_macro: true,
@@ -111,6 +133,7 @@ pub mod distributor {
         world: "piste:guest-sdk/distributor",
         with: {
             "piste:module/types@0.1.0": crate::bindings::common::piste::module::types,
+            "piste:module/types@0.1.0/error": crate::Error,
             "piste:module/host@0.1.0": crate::bindings::common::piste::module::host,
         },
         pub_export_macro: true,

@@ -72,17 +72,28 @@ pub fn texts(key: &str) -> Result<Option<Vec<String>>, Error> {
 /// Call it from `init` so a misspelt key refuses the module at load instead of
 /// being silently ignored.
 pub fn expect_only(known: &[&str]) -> Result<(), Error> {
-    match keys().into_iter().find(|key| !known.contains(&key.as_str())) {
+    match keys()
+        .into_iter()
+        .find(|key| !known.contains(&key.as_str()))
+    {
         None => Ok(()),
         Some(key) => Err(Error::new(format!(
             "unknown config key `{key}`; this module reads {}",
-            if known.is_empty() { "no keys".to_owned() } else { quoted_list(known) }
+            if known.is_empty() {
+                "no keys".to_owned()
+            } else {
+                quoted_list(known)
+            }
         ))),
     }
 }
 
 fn quoted_list(items: &[&str]) -> String {
-    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn mismatch(key: &str, expected: &str, found: &ConfigValue) -> Error {
@@ -169,7 +180,10 @@ mod tests {
         assert_eq!(integer("count"), Ok(Some(3)));
         assert_eq!(flag("strict"), Ok(Some(true)));
         assert_eq!(text("language"), Ok(Some("fr".to_owned())));
-        assert_eq!(texts("nations"), Ok(Some(vec!["NOR".to_owned(), "AUT".to_owned()])));
+        assert_eq!(
+            texts("nations"),
+            Ok(Some(vec!["NOR".to_owned(), "AUT".to_owned()]))
+        );
         assert_eq!(number("missing"), Ok(None));
         let mut keys = keys();
         keys.sort();
@@ -178,7 +192,10 @@ mod tests {
 
     #[test]
     fn a_mismatch_names_the_key_and_the_type() {
-        TestHost::new().config("distance", "far").config("count", 2.5).install();
+        TestHost::new()
+            .config("distance", "far")
+            .config("count", 2.5)
+            .install();
         assert_eq!(
             number("distance").unwrap_err().message,
             "config key `distance` must be a number, but it is the text \"far\""
@@ -187,14 +204,24 @@ mod tests {
             integer("count").unwrap_err().message,
             "config key `count` must be an integer, but it is the number 2.5"
         );
-        assert!(flag("distance").unwrap_err().message.contains("must be a flag"));
+        assert!(
+            flag("distance")
+                .unwrap_err()
+                .message
+                .contains("must be a flag")
+        );
     }
 
     #[test]
     fn expect_only_names_the_unknown_key() {
-        TestHost::new().config("min_distance", 1.0).config("min_distnce", 2.0).install();
+        TestHost::new()
+            .config("min_distance", 1.0)
+            .config("min_distnce", 2.0)
+            .install();
         assert_eq!(
-            expect_only(&["min_distance", "max_air_time"]).unwrap_err().message,
+            expect_only(&["min_distance", "max_air_time"])
+                .unwrap_err()
+                .message,
             "unknown config key `min_distnce`; this module reads `min_distance`, `max_air_time`"
         );
         assert_eq!(expect_only(&["min_distance", "min_distnce"]), Ok(()));

@@ -10,6 +10,7 @@ use std::fmt;
 /// say what the operator can do about it: `config key `min_distance_m` must be
 /// a number`.
 #[derive(Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Error {
     /// What went wrong, in a sentence the operator can act on.
     pub message: String,
@@ -18,7 +19,9 @@ pub struct Error {
 impl Error {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Error { message: message.into() }
+        Error {
+            message: message.into(),
+        }
     }
 }
 
@@ -63,6 +66,9 @@ mod tests {
         let error = Error::new("config key `x` must be a number");
         assert_eq!(error.to_string(), "config key `x` must be a number");
         assert_eq!(Error::from("a"), Error::from(String::from("a")));
-        assert_eq!(format!("{error:?}"), r#"Error("config key `x` must be a number")"#);
+        assert_eq!(
+            format!("{error:?}"),
+            r#"Error("config key `x` must be a number")"#
+        );
     }
 }

@@ -47,12 +47,17 @@ fn main() -> Result<()> {
 
 /// The workspace root.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// The cargo target directory (CARGO_TARGET_DIR if set).
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Where the built modules go.
@@ -66,7 +71,9 @@ fn step(title: &str) {
 
 fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed ({status})");
     }
@@ -91,32 +98,60 @@ fn setup() -> Result<()> {
     let missing: Vec<&str> = APT_PACKAGES
         .iter()
         .copied()
-        .filter(|p| !Command::new("dpkg").args(["-s", p]).output().is_ok_and(|o| o.status.success()))
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .collect();
     if missing.is_empty() {
         println!("apt packages: all present");
     } else if have("apt-get") {
         println!("apt packages: installing {}", missing.join(" "));
         run(Command::new("apt-get").arg("update").arg("-qq"))?;
-        run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing)
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     } else {
-        bail!("missing packages {} and no apt-get to install them", missing.join(" "));
+        bail!(
+            "missing packages {} and no apt-get to install them",
+            missing.join(" ")
+        );
     }
-    let targets = Command::new("rustup").args(["target", "list", "--installed"]).current_dir(root()).output();
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output();
     match targets {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == "wasm32-wasip2") => {
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == "wasm32-wasip2") =>
+        {
             println!("rust target wasm32-wasip2: present");
         }
-        Ok(_) => run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).current_dir(root()))?,
-        Err(_) => bail!("rustup is not installed: install Rust with rustup, then run `cargo xtask setup` again"),
+        Ok(_) => run(Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .current_dir(root()))?,
+        Err(_) => bail!(
+            "rustup is not installed: install Rust with rustup, then run `cargo xtask setup` again"
+        ),
     }
     for (binary, krate, version) in CARGO_TOOLS {
         if have(binary) {
             println!("{binary}: present");
         } else {
             println!("{binary}: installing {krate} {version}");
-            run(cargo().args(["install", "--locked", "--quiet", krate, "--version", version]))?;
+            run(cargo().args([
+                "install",
+                "--locked",
+                "--quiet",
+                krate,
+                "--version",
+                version,
+            ]))?;
         }
     }
     Ok(())
@@ -127,7 +162,9 @@ fn modules() -> Result<PathBuf> {
     step("modules (wasm32-wasip2)");
     let out = modules_dir();
     run(cargo()
-        .args(["run", "--quiet", "-p", "piste", "--", "module", "build", "modules", "--out"])
+        .args([
+            "run", "--quiet", "-p", "piste", "--", "module", "build", "modules", "--out",
+        ])
         .arg(&out))?;
     Ok(out)
 }
@@ -138,7 +175,9 @@ fn signed_examples(modules: &Path) -> Result<(PathBuf, PathBuf)> {
     let keys = dev.join("keys");
     if !keys.join("publisher.key").is_file() {
         run(cargo()
-            .args(["run", "--quiet", "-p", "piste", "--", "keys", "generate", "--out"])
+            .args([
+                "run", "--quiet", "-p", "piste", "--", "keys", "generate", "--out",
+            ])
             .arg(&keys))?;
     }
     let signed = dev.join("modules");
@@ -163,11 +202,19 @@ fn test() -> Result<()> {
     step("tidy");
     tidy::run_all(&root())?;
     step("host workspace tests");
-    run(cargo().args(["test", "--workspace", "--no-fail-fast"]).env("PISTE_MODULES", &modules))?;
-    step("example modules: native unit tests");
     run(cargo()
-        .current_dir(root().join("modules"))
-        .args(["test", "-p", "tag-rules", "-p", "caption-templates", "-p", "distribution-policy"]))?;
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .env("PISTE_MODULES", &modules))?;
+    step("example modules: native unit tests");
+    run(cargo().current_dir(root().join("modules")).args([
+        "test",
+        "-p",
+        "tag-rules",
+        "-p",
+        "caption-templates",
+        "-p",
+        "distribution-policy",
+    ]))?;
     step("example modules: fixtures in the sandbox");
     let (signed, trust) = signed_examples(&modules)?;
     for name in ["tag-rules", "caption-templates", "distribution-policy"] {
@@ -200,5 +247,7 @@ fn bench() -> Result<()> {
     setup()?;
     let modules = modules()?;
     step("sandbox benchmarks (release)");
-    run(cargo().args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"]).env("PISTE_MODULES", &modules))
+    run(cargo()
+        .args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"])
+        .env("PISTE_MODULES", &modules))
 }

@@ -36,11 +36,17 @@ pub fn run_all(root: &Path) -> Result<()> {
         println!("tidy: ok");
         return Ok(());
     }
-    bail!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  "))
+    bail!(
+        "tidy found {} problem(s):\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    )
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -65,7 +71,12 @@ pub fn file_headers(root: &Path) -> Vec<String> {
             let text = std::fs::read_to_string(f).unwrap_or_default();
             !text.lines().next().is_some_and(|l| l.starts_with("//!"))
         })
-        .map(|f| format!("{}: does not start with a `//!` line saying what it is for", rel(root, &f)))
+        .map(|f| {
+            format!(
+                "{}: does not start with a `//!` line saying what it is for",
+                rel(root, &f)
+            )
+        })
         .collect()
 }
 
@@ -79,7 +90,9 @@ pub fn crate_graph(root: &Path) -> Vec<String> {
     let allowed: BTreeMap<&str, &[&str]> = ALLOWED_EDGES.iter().copied().collect();
     for entry in entries.flatten() {
         let manifest = entry.path().join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
         let Ok(doc) = text.parse::<toml::Table>() else {
             problems.push(format!("{}: not valid TOML", rel(root, &manifest)));
             continue;
@@ -91,29 +104,44 @@ pub fn crate_graph(root: &Path) -> Vec<String> {
             .map(|t| t.keys().cloned().collect())
             .unwrap_or_default();
         match allowed.get(name.as_str()) {
-            None => problems.push(format!("{}: crate `{name}` is not in DESIGN.md's table", rel(root, &manifest))),
+            None => problems.push(format!(
+                "{}: crate `{name}` is not in DESIGN.md's table",
+                rel(root, &manifest)
+            )),
             Some(edges) => {
                 for dep in deps.iter().filter(|d| d.starts_with("piste")) {
                     if !edges.contains(&"*") && !edges.contains(&dep.as_str()) {
-                        problems.push(format!("{}: `{name}` may not depend on `{dep}`", rel(root, &manifest)));
+                        problems.push(format!(
+                            "{}: `{name}` may not depend on `{dep}`",
+                            rel(root, &manifest)
+                        ));
                     }
                 }
             }
         }
         for (world, owner) in OUTSIDE_WORLDS {
             if deps.contains(*world) && name != *owner {
-                problems.push(format!("{}: only `{owner}` may depend on `{world}`", rel(root, &manifest)));
+                problems.push(format!(
+                    "{}: only `{owner}` may depend on `{world}`",
+                    rel(root, &manifest)
+                ));
             }
         }
         if doc["package"].get("publish").is_none() {
-            problems.push(format!("{}: set `publish.workspace = true` (only guest-sdk is published)", rel(root, &manifest)));
+            problems.push(format!(
+                "{}: set `publish.workspace = true` (only guest-sdk is published)",
+                rel(root, &manifest)
+            ));
         }
     }
     problems
 }
 
 fn rel(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -121,7 +149,10 @@ mod tests {
     use super::*;
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
     }
 
     #[test]

@@ -38,7 +38,13 @@ pub fn sample_moment(sport: Sport) -> Moment {
             id: "moment-other-0001".to_owned(),
             sport: Sport::Other,
             discipline: "team-relay".to_owned(),
-            event: event("Mixed Team Relay", "final", "Anterselva Biathlon Arena", true, None),
+            event: event(
+                "Mixed Team Relay",
+                "final",
+                "Anterselva Biathlon Arena",
+                true,
+                None,
+            ),
             athletes: vec![athlete("Lisa Vittozzi", "ITA", Some(4))],
             at_ms: SAMPLE_AT_MS,
             rank: Some(2),
@@ -89,7 +95,13 @@ pub fn figure_skating_jump() -> Moment {
         id: "moment-figure-skating-0001".to_owned(),
         sport: Sport::FigureSkating,
         discipline: "men-free-skating".to_owned(),
-        event: event("Men's Single Skating", "free-skating", "Milano Ice Skating Arena", true, None),
+        event: event(
+            "Men's Single Skating",
+            "free-skating",
+            "Milano Ice Skating Arena",
+            true,
+            None,
+        ),
         athletes: vec![athlete("Ilia Malinin", "USA", Some(24))],
         at_ms: SAMPLE_AT_MS,
         rank: Some(1),
@@ -116,7 +128,13 @@ pub fn aerial() -> Moment {
         id: "moment-aerials-0001".to_owned(),
         sport: Sport::FreestyleAerials,
         discipline: "aerials".to_owned(),
-        event: event("Women's Aerials", "final", "Livigno Aerials & Moguls Park", true, None),
+        event: event(
+            "Women's Aerials",
+            "final",
+            "Livigno Aerials & Moguls Park",
+            true,
+            None,
+        ),
         athletes: vec![athlete("Xu Mengtao", "CHN", Some(3))],
         at_ms: SAMPLE_AT_MS,
         rank: Some(1),
@@ -200,8 +218,8 @@ pub fn big_air() -> Moment {
 /// An asset made from `moment`, with `tags`, in the usual renditions: 2160p,
 /// 1080p, 720p and 480p orbits and a still; no embargo of its own.
 pub fn sample_asset(moment: Moment, tags: Vec<Tag>) -> Asset {
-    let rendition = |name: &str, media_type: &str, width, height, bitrate_kbps, seconds: u64| {
-        Rendition {
+    let rendition =
+        |name: &str, media_type: &str, width, height, bitrate_kbps, seconds: u64| Rendition {
             name: name.to_owned(),
             media_type: media_type.to_owned(),
             width,
@@ -212,8 +230,7 @@ pub fn sample_asset(moment: Moment, tags: Vec<Tag>) -> Asset {
             } else {
                 u64::from(bitrate_kbps) * 1000 / 8 * seconds
             },
-        }
-    };
+        };
     Asset {
         id: "blake3:9f2c4e1ab07d3c55e6f8a9b0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e".to_owned(),
         moment,
@@ -232,19 +249,36 @@ pub fn sample_asset(moment: Moment, tags: Vec<Tag>) -> Asset {
 /// The destinations of a typical venue: Italian, Norwegian and Japanese rights
 /// holders, a pan-European one, the world feed, a venue screen and the archive.
 pub fn sample_destinations() -> Vec<Destination> {
-    let destination = |id: &str, kind, territories: &[&str], home: &[&str], bandwidth_kbps| {
-        Destination {
+    let destination =
+        |id: &str, kind, territories: &[&str], home: &[&str], bandwidth_kbps| Destination {
             id: id.to_owned(),
             kind,
             territories: territories.iter().map(|t| (*t).to_owned()).collect(),
             home_nations: home.iter().map(|n| (*n).to_owned()).collect(),
             bandwidth_kbps,
-        }
-    };
+        };
     vec![
-        destination("rai", DestinationKind::RightsHolder, &["IT", "SM", "VA"], &["ITA"], 60_000),
-        destination("nrk", DestinationKind::RightsHolder, &["NO"], &["NOR"], 20_000),
-        destination("nhk", DestinationKind::RightsHolder, &["JP"], &["JPN"], 8_000),
+        destination(
+            "rai",
+            DestinationKind::RightsHolder,
+            &["IT", "SM", "VA"],
+            &["ITA"],
+            60_000,
+        ),
+        destination(
+            "nrk",
+            DestinationKind::RightsHolder,
+            &["NO"],
+            &["NOR"],
+            20_000,
+        ),
+        destination(
+            "nhk",
+            DestinationKind::RightsHolder,
+            &["JP"],
+            &["JPN"],
+            8_000,
+        ),
         destination(
             "eurosport",
             DestinationKind::RightsHolder,
@@ -258,7 +292,13 @@ pub fn sample_destinations() -> Vec<Destination> {
     ]
 }
 
-fn event(name: &str, phase: &str, venue: &str, medal_event: bool, hill_record_m: Option<f64>) -> Event {
+fn event(
+    name: &str,
+    phase: &str,
+    venue: &str,
+    medal_event: bool,
+    hill_record_m: Option<f64>,
+) -> Event {
     Event {
         name: name.to_owned(),
         phase: phase.to_owned(),
@@ -271,7 +311,11 @@ fn event(name: &str, phase: &str, venue: &str, medal_event: bool, hill_record_m:
 }
 
 fn athlete(name: &str, nation: &str, bib: Option<u32>) -> Athlete {
-    Athlete { name: name.to_owned(), nation: nation.to_owned(), bib }
+    Athlete {
+        name: name.to_owned(),
+        nation: nation.to_owned(),
+        bib,
+    }
 }
 
 #[cfg(test)]

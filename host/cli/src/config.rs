@@ -32,8 +32,10 @@ pub struct ModuleConfig {
 impl ModuleConfig {
     /// Reads a configuration file; a missing optional file gives the defaults.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}: not a valid module configuration", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("{}: not a valid module configuration", path.display()))
     }
 
     /// The values as the module sees them.
@@ -56,7 +58,10 @@ fn to_config_value(key: &str, value: &toml::Value) -> Result<ConfigValue> {
                 .iter()
                 .map(|item| match item {
                     toml::Value::String(s) => Ok(s.clone()),
-                    other => bail!("config key `{key}`: lists may hold only strings, found {}", other.type_str()),
+                    other => bail!(
+                        "config key `{key}`: lists may hold only strings, found {}",
+                        other.type_str()
+                    ),
                 })
                 .collect::<Result<_>>()?,
         ),
@@ -65,4 +70,50 @@ fn to_config_value(key: &str, value: &toml::Value) -> Result<ConfigValue> {
             other.type_str()
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<BTreeMap<String, ConfigValue>> {
+        toml::from_str::<ModuleConfig>(text)?.values()
+    }
+
+    #[test]
+    fn typed_values_and_limits_are_read() {
+        let config: ModuleConfig =
+            toml::from_str("[config]\nrecord = 141.5\nrounds = 2\nstrict = true\nname = \"Predazzo\"\nlangs = [\"en\", \"fr\"]\n[limits]\ndeadline_ms = 20\n")
+                .unwrap();
+        assert_eq!(config.limits.deadline_ms, 20);
+        let values = config.values().unwrap();
+        assert_eq!(values["record"], ConfigValue::Number(141.5));
+        assert_eq!(values["rounds"], ConfigValue::Integer(2));
+        assert_eq!(values["strict"], ConfigValue::Flag(true));
+        assert_eq!(values["name"], ConfigValue::Text("Predazzo".into()));
+        assert_eq!(
+            values["langs"],
+            ConfigValue::Texts(vec!["en".into(), "fr".into()])
+        );
+    }
+
+    #[test]
+    fn an_unusable_value_names_its_key() {
+        let nested = parse("[config]\nthresholds = { quad = 3.75 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            nested.contains("`thresholds`") && nested.contains("table"),
+            "{nested}"
+        );
+        let numbers = parse("[config]\nlangs = [1, 2]\n").unwrap_err().to_string();
+        assert!(
+            numbers.contains("`langs`") && numbers.contains("only strings"),
+            "{numbers}"
+        );
+        assert!(
+            toml::from_str::<ModuleConfig>("[limits]\ndeadline = 5\n").is_err(),
+            "unknown limit keys are refused"
+        );
+    }
 }

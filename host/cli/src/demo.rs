@@ -33,11 +33,16 @@ pub struct DemoArgs {
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<()> {
     let moments: Vec<Moment> = serde_json::from_str(MOMENTS).context("sample moments")?;
-    let destinations: Vec<Destination> = serde_json::from_str(DESTINATIONS).context("sample destinations")?;
-    let renditions: Vec<Rendition> = serde_json::from_str(RENDITIONS).context("sample renditions")?;
+    let destinations: Vec<Destination> =
+        serde_json::from_str(DESTINATIONS).context("sample destinations")?;
+    let renditions: Vec<Rendition> =
+        serde_json::from_str(RENDITIONS).context("sample renditions")?;
 
     let sandbox = Sandbox::new(
-        SandboxConfig { cache_dir: args.cache.clone(), ..SandboxConfig::default() },
+        SandboxConfig {
+            cache_dir: args.cache.clone(),
+            ..SandboxConfig::default()
+        },
         TrustStore::load(&args.trust)?,
     )?;
     let registry = Registry::new(sandbox);
@@ -51,11 +56,24 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let distributor = load("distribution-policy.wasm", World::Distributor)?;
 
     for moment in &moments {
-        let athlete = moment.athletes.first().map_or("?".to_string(), |a| format!("{} ({})", a.name, a.nation));
+        let athlete = moment
+            .athletes
+            .first()
+            .map_or("?".to_string(), |a| format!("{} ({})", a.name, a.nation));
         println!("━━ {}  {}  {}", moment.event.name, athlete, moment.id);
         let tags = tagger.tag(moment)?;
-        let names: Vec<String> = tags.iter().map(|t| format!("{} {:.2}", t.name, t.confidence)).collect();
-        println!("  tags     {}", if names.is_empty() { "none".into() } else { names.join(", ") });
+        let names: Vec<String> = tags
+            .iter()
+            .map(|t| format!("{} {:.2}", t.name, t.confidence))
+            .collect();
+        println!(
+            "  tags     {}",
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        );
         for language in LANGUAGES {
             let caption = captioner.caption(moment, &tags, language)?;
             println!("  {language}       {}", caption.text);
@@ -73,7 +91,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 Some(t) if t > now_ms => format!("in {} min", (t - now_ms).div_ceil(60_000)),
                 _ => "now".into(),
             };
-            println!("  route    p{} {:<11} {:<12} {:<8} {}", d.priority, d.destination, d.rendition, when, d.reason);
+            println!(
+                "  route    p{} {:<11} {:<12} {:<8} {}",
+                d.priority, d.destination, d.rendition, when, d.reason
+            );
         }
         println!();
     }

@@ -27,16 +27,23 @@ pub enum KeysCommand {
 pub fn run(cmd: KeysCommand) -> Result<()> {
     match cmd {
         KeysCommand::Generate { out, name, force } => {
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             let secret = out.join(format!("{name}.key"));
             let public = out.join(format!("{name}.pub"));
             if !force && (secret.exists() || public.exists()) {
-                bail!("{} already exists; pass --force to replace it", secret.display());
+                bail!(
+                    "{} already exists; pass --force to replace it",
+                    secret.display()
+                );
             }
             let key = PublisherKey::generate();
             key.write(&secret, &public)?;
             println!("secret key  {}  (keep it private)", secret.display());
-            println!("public key  {}  (give it to appliances: `piste module verify --trust`)", public.display());
+            println!(
+                "public key  {}  (give it to appliances: `piste module verify --trust`)",
+                public.display()
+            );
             println!("fingerprint {}", key.fingerprint());
             Ok(())
         }

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use piste_guest::testing::fixtures;
 use piste_sandbox::{
-    CallStats, Error as SandboxError, Inspection, LoadedModule, ModuleInfo, ModuleSpec, PublisherKey, Sandbox,
-    SandboxConfig, TrustStore, World, allowed_import, embed_info, signer_count,
+    CallStats, Error as SandboxError, Inspection, LoadedModule, ModuleInfo, ModuleSpec,
+    PublisherKey, Sandbox, SandboxConfig, TrustStore, World, allowed_import, embed_info,
+    signer_count,
 };
 use serde_json::Value;
 
@@ -116,13 +118,28 @@ pub struct RunArgs {
 /// Runs a module command.
 pub fn run(cmd: ModuleCommand) -> Result<()> {
     match cmd {
-        ModuleCommand::New { name, world, dir, sdk } => new(&name, world, dir, sdk),
+        ModuleCommand::New {
+            name,
+            world,
+            dir,
+            sdk,
+        } => new(&name, world, dir, sdk),
         ModuleCommand::Build { dir, out } => build(&dir, out).map(drop),
         ModuleCommand::Sign { wasm, key, out } => sign(&wasm, &key, out.as_deref()),
         ModuleCommand::Verify { wasm, trust } => verify(&wasm, &trust),
         ModuleCommand::Inspect { wasm, json } => inspect(&wasm, json),
-        ModuleCommand::Test { wasm, fixtures, run, bless } => test(&wasm, &fixtures, &run, bless),
-        ModuleCommand::Bench { wasm, fixtures, run, iterations } => bench(&wasm, &fixtures, &run, iterations),
+        ModuleCommand::Test {
+            wasm,
+            fixtures,
+            run,
+            bless,
+        } => test(&wasm, &fixtures, &run, bless),
+        ModuleCommand::Bench {
+            wasm,
+            fixtures,
+            run,
+            iterations,
+        } => bench(&wasm, &fixtures, &run, iterations),
     }
 }
 
@@ -135,7 +152,10 @@ fn new(name: &str, world: World, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> 
         println!("  {}", file.display());
     }
     println!("next:");
-    println!("  cd {} && cargo test            # the rules, natively", dir.display());
+    println!(
+        "  cd {} && cargo test            # the rules, natively",
+        dir.display()
+    );
     println!("  piste module build             # the component");
     println!("  piste module sign target/piste/{name}.wasm --key KEY");
     println!("  piste module test target/piste/{name}.wasm --fixtures fixtures --trust PUBKEY");
@@ -145,7 +165,13 @@ fn new(name: &str, world: World, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> 
 /// Builds the crate or workspace in `dir` and returns the stamped components.
 pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut child = Command::new("cargo")
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(dir)
         .stdout(Stdio::piped())
         .spawn()
@@ -154,35 +180,62 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<Vec<PathBuf>> {
     let mut artifacts = Vec::new();
     for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
         let line = line.context("reading cargo's output")?;
-        let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let Some(files) = msg["filenames"].as_array() else { continue };
-        for file in files.iter().filter_map(Value::as_str).filter(|f| f.ends_with(".wasm")) {
+        let Some(files) = msg["filenames"].as_array() else {
+            continue;
+        };
+        for file in files
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|f| f.ends_with(".wasm"))
+        {
             let id = msg["package_id"].as_str().unwrap_or("");
             artifacts.push((PathBuf::from(file), package_info(id)));
         }
     }
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        bail!("cargo build failed in {} (see the errors above)", dir.display());
+        bail!(
+            "cargo build failed in {} (see the errors above)",
+            dir.display()
+        );
     }
     if artifacts.is_empty() {
-        bail!("no component was built in {}: is the crate type `cdylib`?", dir.display());
+        bail!(
+            "no component was built in {}: is the crate type `cdylib`?",
+            dir.display()
+        );
     }
     let mut written = Vec::new();
     for (file, info) in artifacts {
         // TARGET/wasm32-wasip2/release/NAME.wasm -> TARGET/piste
         let out_dir = match &out {
             Some(out) => out.clone(),
-            None => file.ancestors().nth(3).context("unexpected artifact path")?.join("piste"),
+            None => file
+                .ancestors()
+                .nth(3)
+                .context("unexpected artifact path")?
+                .join("piste"),
         };
-        std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-        let wasm = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let wasm =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let target = out_dir.join(format!("{}.wasm", info.name));
-        std::fs::write(&target, embed_info(&wasm, &info)).with_context(|| format!("cannot write {}", target.display()))?;
-        println!("built {}@{}  {}  ({} KiB)", info.name, info.version, target.display(), wasm.len() / 1024);
+        std::fs::write(&target, embed_info(&wasm, &info))
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        println!(
+            "built {}@{}  {}  ({} KiB)",
+            info.name,
+            info.version,
+            target.display(),
+            wasm.len() / 1024
+        );
         written.push(target);
     }
     Ok(written)
@@ -194,7 +247,10 @@ fn package_info(id: &str) -> ModuleInfo {
     let (location, tail) = id.rsplit_once('#').unwrap_or((id, "0.0.0"));
     let (name, version) = match tail.split_once('@') {
         Some((name, version)) => (name.to_string(), version.to_string()),
-        None => (location.rsplit('/').next().unwrap_or("module").to_string(), tail.to_string()),
+        None => (
+            location.rsplit('/').next().unwrap_or("module").to_string(),
+            tail.to_string(),
+        ),
     };
     ModuleInfo { name, version }
 }
@@ -213,7 +269,11 @@ fn verify(wasm: &Path, trust: &Path) -> Result<()> {
     let store = TrustStore::load(trust)?;
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let signers = store.verify(&display_name(wasm), &bytes)?;
-    println!("{}: signature valid, signed by {}", wasm.display(), signers.join(", "));
+    println!(
+        "{}: signature valid, signed by {}",
+        wasm.display(),
+        signers.join(", ")
+    );
     Ok(())
 }
 
@@ -229,11 +289,31 @@ fn inspect(wasm: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     let info = inspection.info.as_ref();
-    println!("module      {}", info.map_or(display_name(wasm), |i| format!("{}@{}", i.name, i.version)));
-    println!("world       {}", inspection.world.map_or("none (not a piste module)".into(), |w| w.to_string()));
-    println!("size        {} bytes, {} core modules, {} bytes of code (largest function {} bytes)",
-        bytes.len(), inspection.core_modules, inspection.code_bytes, inspection.largest_function_bytes);
-    println!("signatures  {}", if signatures == 0 { "none (unsigned)".to_string() } else { signatures.to_string() });
+    println!(
+        "module      {}",
+        info.map_or(display_name(wasm), |i| format!("{}@{}", i.name, i.version))
+    );
+    println!(
+        "world       {}",
+        inspection
+            .world
+            .map_or("none (not a piste module)".into(), |w| w.to_string())
+    );
+    println!(
+        "size        {} bytes, {} core modules, {} bytes of code (largest function {} bytes)",
+        bytes.len(),
+        inspection.core_modules,
+        inspection.code_bytes,
+        inspection.largest_function_bytes
+    );
+    println!(
+        "signatures  {}",
+        if signatures == 0 {
+            "none (unsigned)".to_string()
+        } else {
+            signatures.to_string()
+        }
+    );
     println!("exports");
     for export in &inspection.exports {
         println!("  {export}");
@@ -249,37 +329,63 @@ fn inspect(wasm: &Path, json: bool) -> Result<()> {
 }
 
 fn display_name(wasm: &Path) -> String {
-    wasm.file_stem().and_then(|s| s.to_str()).unwrap_or("module").replace('_', "-")
+    wasm.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("module")
+        .replace('_', "-")
 }
 
 /// Loads a module for `test` and `bench`: its world from its exports, config from the file.
-fn load(wasm: &Path, fixtures: &Path, args: &RunArgs, cache: Option<PathBuf>) -> Result<(Arc<Sandbox>, Arc<LoadedModule>)> {
+fn load(
+    wasm: &Path,
+    fixtures: &Path,
+    args: &RunArgs,
+    cache: Option<PathBuf>,
+) -> Result<(Arc<Sandbox>, Arc<LoadedModule>)> {
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let world = Inspection::read(&display_name(wasm), &bytes)?
         .world
         .with_context(|| format!("{} exports no piste world", wasm.display()))?;
-    let config_path = args.config.clone().or_else(|| Some(fixtures.join("config.toml")).filter(|p| p.is_file()));
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| Some(fixtures.join("config.toml")).filter(|p| p.is_file()));
     let config = match &config_path {
         Some(path) => ModuleConfig::read(path)?,
         None => ModuleConfig::default(),
     };
     let trust = TrustStore::load(&args.trust)?;
-    let sandbox = Sandbox::new(SandboxConfig { cache_dir: cache, ..SandboxConfig::default() }, trust)?;
-    let spec = ModuleSpec::new(wasm, world).with_config(config.values()?).with_limits(config.limits);
+    let sandbox = Sandbox::new(
+        SandboxConfig {
+            cache_dir: cache,
+            ..SandboxConfig::default()
+        },
+        trust,
+    )?;
+    let spec = ModuleSpec::new(wasm, world)
+        .with_config(config.values()?)
+        .with_limits(config.limits);
     let module = sandbox.load(spec)?;
     Ok((sandbox, module))
 }
 
 /// The fixtures in a directory, by name, sorted.
-fn fixtures(dir: &Path) -> Result<Vec<(String, Value)>> {
+fn fixture_inputs(dir: &Path) -> Result<Vec<(String, Value)>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read fixtures in {}", dir.display()))? {
+    for entry in std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read fixtures in {}", dir.display()))?
+    {
         let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".input.json")) else {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".input.json"))
+        else {
             continue;
         };
         let text = std::fs::read_to_string(&path)?;
-        let value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+        let value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
         out.push((name.to_string(), value));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -292,14 +398,21 @@ fn fixtures(dir: &Path) -> Result<Vec<(String, Value)>> {
 fn test(wasm: &Path, dir: &Path, args: &RunArgs, bless: bool) -> Result<()> {
     let (_sandbox, module) = load(wasm, dir, args, args.cache.clone())?;
     let info = module.info();
-    println!("testing {}@{} ({}) in the sandbox", info.name, info.version, module.world());
+    println!(
+        "testing {}@{} ({}) in the sandbox",
+        info.name,
+        info.version,
+        module.world()
+    );
     let mut failed = 0;
-    let cases = fixtures(dir)?;
+    let cases = fixture_inputs(dir)?;
     for (name, input) in &cases {
         let expected_path = dir.join(format!("{name}.expected.json"));
         let outcome = match module.call_json(input) {
             Ok((value, stats)) => Ok((value, stats)),
-            Err(SandboxError::Call(e)) => Err(serde_json::json!({ "error": e.kind.as_str(), "message": e.message })),
+            Err(SandboxError::Call(e)) => {
+                Err(serde_json::json!({ "error": e.kind.as_str(), "message": e.message }))
+            }
             Err(e) => return Err(e).with_context(|| format!("fixture {name}")),
         };
         let actual = match &outcome {
@@ -307,25 +420,40 @@ fn test(wasm: &Path, dir: &Path, args: &RunArgs, bless: bool) -> Result<()> {
             Err(error) => error.clone(),
         };
         if bless {
-            std::fs::write(&expected_path, serde_json::to_string_pretty(&actual)? + "\n")?;
+            let short = fixtures::short_floats(actual.clone());
+            std::fs::write(&expected_path, serde_json::to_string_pretty(&short)? + "\n")?;
             println!("  blessed {name}");
             continue;
         }
         let expected: Value = match std::fs::read_to_string(&expected_path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", expected_path.display()))?,
-            Err(_) => bail!("{} is missing; run with --bless to write it from the current output", expected_path.display()),
+            Ok(text) => serde_json::from_str(&text)
+                .with_context(|| format!("{}: not valid JSON", expected_path.display()))?,
+            Err(_) => bail!(
+                "{} is missing; run with --bless to write it from the current output",
+                expected_path.display()
+            ),
         };
         // An expected `{"error": KIND}` matches any failure of that kind, whatever its message.
         let pass = match (&outcome, expected.get("error")) {
             (Err(error), Some(kind)) => error["error"] == *kind,
-            _ => actual == expected,
+            _ => fixtures::same(&actual, &expected),
         };
         let stats = outcome.as_ref().ok().map(|(_, s)| *s);
-        println!("  {} {name}{}", if pass { "PASS" } else { "FAIL" }, stats.map(format_stats).unwrap_or_default());
+        println!(
+            "  {} {name}{}",
+            if pass { "PASS" } else { "FAIL" },
+            stats.map(format_stats).unwrap_or_default()
+        );
         if !pass {
             failed += 1;
-            println!("    expected: {}", serde_json::to_string_pretty(&expected)?.replace('\n', "\n    "));
-            println!("    actual:   {}", serde_json::to_string_pretty(&actual)?.replace('\n', "\n    "));
+            println!(
+                "    expected: {}",
+                serde_json::to_string_pretty(&expected)?.replace('\n', "\n    ")
+            );
+            println!(
+                "    actual:   {}",
+                serde_json::to_string_pretty(&actual)?.replace('\n', "\n    ")
+            );
         }
     }
     print!("{}", module.metrics());
@@ -357,21 +485,34 @@ fn bench(wasm: &Path, dir: &Path, args: &RunArgs, iterations: u32) -> Result<()>
     assert!(module_warm.loaded_from_cache());
     let info = module.info();
     println!("{}@{} ({})", info.name, info.version, module.world());
-    println!("  load cold (compile)    {:>10.2} ms", cold.as_secs_f64() * 1e3);
-    println!("  load warm (cache)      {:>10.2} ms", warm.as_secs_f64() * 1e3);
+    println!(
+        "  load cold (compile)    {:>10.2} ms",
+        cold.as_secs_f64() * 1e3
+    );
+    println!(
+        "  load warm (cache)      {:>10.2} ms",
+        warm.as_secs_f64() * 1e3
+    );
     let mut inst = Vec::with_capacity(200);
     for _ in 0..200 {
         let t = Instant::now();
-        module.instantiate_only().map_err(|e| anyhow::anyhow!("{e}"))?;
+        module
+            .instantiate_only()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         inst.push(t.elapsed());
     }
-    println!("  instantiate + init     {:>10.1} µs median", percentile(&mut inst, 0.5).as_secs_f64() * 1e6);
-    for (name, input) in fixtures(dir)? {
+    println!(
+        "  instantiate + init     {:>10.1} µs median",
+        percentile(&mut inst, 0.5).as_secs_f64() * 1e6
+    );
+    for (name, input) in fixture_inputs(dir)? {
         let mut times = Vec::with_capacity(iterations as usize);
         let started = Instant::now();
         for _ in 0..iterations {
             let t = Instant::now();
-            module.call_json(&input).with_context(|| format!("fixture {name}"))?;
+            module
+                .call_json(&input)
+                .with_context(|| format!("fixture {name}"))?;
             times.push(t.elapsed());
         }
         let total = started.elapsed();
@@ -392,9 +533,15 @@ mod tests {
     #[test]
     fn package_ids_give_name_and_version() {
         let a = package_info("path+file:///work/modules/tag-rules#0.1.0");
-        assert_eq!((a.name.as_str(), a.version.as_str()), ("tag-rules", "0.1.0"));
+        assert_eq!(
+            (a.name.as_str(), a.version.as_str()),
+            ("tag-rules", "0.1.0")
+        );
         let b = package_info("path+file:///work/modules/test-programs/panic#hostile-panic@0.2.0");
-        assert_eq!((b.name.as_str(), b.version.as_str()), ("hostile-panic", "0.2.0"));
+        assert_eq!(
+            (b.name.as_str(), b.version.as_str()),
+            ("hostile-panic", "0.2.0")
+        );
     }
 }
 

@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use piste_guest::Tagger;
 use piste_sandbox::bindings::Moment;
-use piste_sandbox::{LoadedModule, ModuleSpec, PublisherKey, Sandbox, SandboxConfig, TrustStore, World};
+use piste_sandbox::{
+    LoadedModule, ModuleSpec, PublisherKey, Sandbox, SandboxConfig, TrustStore, World,
+};
 
 fn main() {
     let modules = std::env::var_os("PISTE_MODULES")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/modules"));
-    let wasm = std::fs::read(modules.join("tag-rules.wasm")).expect("built guests: run `cargo xtask bench`");
+    let wasm = std::fs::read(modules.join("tag-rules.wasm"))
+        .expect("built guests: run `cargo xtask bench`");
     let scratch = tempfile::tempdir().unwrap();
     let key = PublisherKey::generate();
     let signed = scratch.path().join("tag-rules.wasm");
@@ -25,12 +28,31 @@ fn main() {
     trust.add(key.public().clone());
     let engine = |cache: &str, pooling: bool, fuel: bool| {
         let cache_dir = Some(scratch.path().join(cache));
-        Sandbox::new(SandboxConfig { cache_dir, pooling, fuel, ..SandboxConfig::default() }, trust.clone()).unwrap()
+        Sandbox::new(
+            SandboxConfig {
+                cache_dir,
+                pooling,
+                fuel,
+                ..SandboxConfig::default()
+            },
+            trust.clone(),
+        )
+        .unwrap()
     };
-    let load = |sandbox: &Arc<Sandbox>| sandbox.load(ModuleSpec::new(&signed, World::Tagger)).unwrap();
+    let load = |sandbox: &Arc<Sandbox>| {
+        sandbox
+            .load(ModuleSpec::new(&signed, World::Tagger))
+            .unwrap()
+    };
 
-    println!("piste module platform benchmarks (tag-rules, {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("{:<44} {:>14} {:>14} {:>8}", "figure", "piste", "baseline", "ratio");
+    println!(
+        "piste module platform benchmarks (tag-rules, {} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<44} {:>14} {:>14} {:>8}",
+        "figure", "piste", "baseline", "ratio"
+    );
 
     // Loading: compile from .wasm (each time into a fresh cache) against the cached code.
     let mut cold = Vec::new();
@@ -49,7 +71,12 @@ fn main() {
         warm.push(t.elapsed());
         assert!(module.loaded_from_cache());
     }
-    row("load warm (cache) vs cold (compile), ms", median(&mut warm), median(&mut cold), 1e3);
+    row(
+        "load warm (cache) vs cold (compile), ms",
+        median(&mut warm),
+        median(&mut cold),
+        1e3,
+    );
 
     // Instantiation from InstancePre (with `init`): pooling against on-demand allocation.
     let pooled = load(&engine("cold0", true, true));
@@ -63,12 +90,18 @@ fn main() {
         }
         median(&mut times)
     };
-    row("instantiate + init, pooling vs on-demand, µs", inst(&pooled), inst(&on_demand), 1e6);
+    row(
+        "instantiate + init, pooling vs on-demand, µs",
+        inst(&pooled),
+        inst(&on_demand),
+        1e6,
+    );
 
     // A tag call on a realistic moment, against the same rules compiled natively (through the
     // same SDK trait, configuration look-ups included, on an owned copy as the guest gets).
     let guest_moment = piste_guest::testing::ski_jump();
-    let moment: Moment = serde_json::from_value(serde_json::to_value(&guest_moment).unwrap()).unwrap();
+    let moment: Moment =
+        serde_json::from_value(serde_json::to_value(&guest_moment).unwrap()).unwrap();
     let module = load(&warm_engine);
     let calls = 200_000;
     let (mut wasm_times, wasm_total) = time_calls(calls, || {
@@ -77,9 +110,24 @@ fn main() {
     let (mut native_times, native_total) = time_calls(calls, || {
         std::hint::black_box(tag_rules::TagRules::tag(guest_moment.clone()).unwrap());
     });
-    assert_eq!(module.tag(&moment).unwrap().len(), tag_rules::TagRules::tag(guest_moment.clone()).unwrap().len());
-    row("tag call median, Wasm vs native, µs", median(&mut wasm_times), median(&mut native_times), 1e6);
-    row("tag call p99, Wasm vs native, µs", percentile(&mut wasm_times, 0.99), percentile(&mut native_times, 0.99), 1e6);
+    assert_eq!(
+        module.tag(&moment).unwrap().len(),
+        tag_rules::TagRules::tag(guest_moment.clone())
+            .unwrap()
+            .len()
+    );
+    row(
+        "tag call median, Wasm vs native, µs",
+        median(&mut wasm_times),
+        median(&mut native_times),
+        1e6,
+    );
+    row(
+        "tag call p99, Wasm vs native, µs",
+        percentile(&mut wasm_times, 0.99),
+        percentile(&mut native_times, 0.99),
+        1e6,
+    );
     let per_second = |total: Duration| calls as f64 / total.as_secs_f64();
     println!(
         "{:<44} {:>14.0} {:>14.0} {:>8.2}",
@@ -94,7 +142,12 @@ fn main() {
     let (mut unmetered, _) = time_calls(calls, || {
         std::hint::black_box(no_fuel.tag(&moment).unwrap());
     });
-    row("tag call median, fuel metered vs not, µs", median(&mut wasm_times), median(&mut unmetered), 1e6);
+    row(
+        "tag call median, fuel metered vs not, µs",
+        median(&mut wasm_times),
+        median(&mut unmetered),
+        1e6,
+    );
 }
 
 fn time_calls(n: usize, mut f: impl FnMut()) -> (Vec<Duration>, Duration) {

@@ -101,9 +101,13 @@ impl Sandbox {
         let engine = Engine::new(&wasm).map_err(|e| Error::Engine(e.to_string()))?;
 
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| Error::Engine(e.to_string()))?;
-        bindings::tagger::Tagger::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(e.to_string()))?;
+        bindings::tagger::Tagger::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| Error::Engine(e.to_string()))?;
 
         let mut hasher = Blake3Hasher(blake3::Hasher::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -119,7 +123,14 @@ impl Sandbox {
             }
         }
         let ticker = Ticker::start(&engine, config.epoch_tick);
-        Ok(Arc::new(Sandbox { engine, linker, config, trust, compat_hash, _ticker: ticker }))
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            config,
+            trust,
+            compat_hash,
+            _ticker: ticker,
+        }))
     }
 
     /// The engine's settings.
@@ -140,7 +151,10 @@ impl Sandbox {
             reason: format!("{e:#}"),
         };
         let Some(dir) = &self.config.cache_dir else {
-            return Ok((Component::new(&self.engine, wasm).map_err(compile_error)?, false));
+            return Ok((
+                Component::new(&self.engine, wasm).map_err(compile_error)?,
+                false,
+            ));
         };
         let key = format!("{}-{}.cwasm", blake3::hash(wasm).to_hex(), self.compat_hash);
         let path = dir.join(key);
@@ -160,10 +174,14 @@ impl Sandbox {
                 }
             }
         }
-        let compiled = self.engine.precompile_component(wasm).map_err(compile_error)?;
+        let compiled = self
+            .engine
+            .precompile_component(wasm)
+            .map_err(compile_error)?;
         store_cached(&path, &compiled)?;
         // SAFETY: `compiled` was produced a moment ago by this engine's `precompile_component`.
-        let component = unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_error)?;
+        let component =
+            unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(compile_error)?;
         Ok((component, false))
     }
 }
@@ -173,7 +191,9 @@ fn store_cached(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|e| io_error(&tmp, e))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| io_error(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
 }
 
@@ -210,7 +230,10 @@ impl Ticker {
                 }
             })
             .expect("spawn the epoch ticker");
-        Ticker { stop, thread: Some(thread) }
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -155,7 +155,9 @@ pub enum Error {
         limit: usize,
     },
     /// The module carries no signature.
-    #[error("module {module}: not signed; sign it with `piste module sign` and a publisher key the appliance trusts")]
+    #[error(
+        "module {module}: not signed; sign it with `piste module sign` and a publisher key the appliance trusts"
+    )]
     Unsigned {
         /// The module's name.
         module: String,
@@ -185,7 +187,9 @@ pub enum Error {
         reason: String,
     },
     /// A function body or the code as a whole is larger than the engine compiles.
-    #[error("module {module}: {what} is {size} bytes of code, over the {limit}-byte limit; refused before compiling")]
+    #[error(
+        "module {module}: {what} is {size} bytes of code, over the {limit}-byte limit; refused before compiling"
+    )]
     CodeTooLarge {
         /// The module's name.
         module: String,
@@ -245,6 +249,9 @@ pub enum Error {
 }
 
 fn describe_imports(imports: &[(String, &'static str)]) -> String {
-    let parts: Vec<String> = imports.iter().map(|(name, what)| format!("`{name}` ({what})")).collect();
+    let parts: Vec<String> = imports
+        .iter()
+        .map(|(name, what)| format!("`{name}` ({what})"))
+        .collect();
     parts.join(", ")
 }

@@ -38,7 +38,11 @@ pub(crate) struct MemoryCap {
 
 impl std::fmt::Display for MemoryCap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "asked for {} bytes of linear memory, over its cap of {} bytes", self.desired, self.cap)
+        write!(
+            f,
+            "asked for {} bytes of linear memory, over its cap of {} bytes",
+            self.desired, self.cap
+        )
     }
 }
 
@@ -106,20 +110,38 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> WasmResult<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> WasmResult<bool> {
         if desired > self.memory_cap {
-            return Err(wasmtime::Error::new(MemoryCap { desired, cap: self.memory_cap }));
+            return Err(wasmtime::Error::new(MemoryCap {
+                desired,
+                cap: self.memory_cap,
+            }));
         }
-        self.peak_memory = self.peak_memory.saturating_add(desired - current.min(desired));
+        self.peak_memory = self
+            .peak_memory
+            .saturating_add(desired - current.min(desired));
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> WasmResult<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> WasmResult<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -127,11 +149,18 @@ impl ResourceLimiter for HostState {
 impl types::Host for HostState {}
 
 impl host::Host for HostState {
-    fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) -> WasmResult<()> {
+    fn log(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> WasmResult<()> {
         self.logs_this_call += 1;
         let shared = &self.shared;
         if self.logs_this_call > shared.max_log_records {
-            return Err(wasmtime::Error::new(LogFlood { limit: shared.max_log_records }));
+            return Err(wasmtime::Error::new(LogFlood {
+                limit: shared.max_log_records,
+            }));
         }
         let mut message = message;
         if message.len() > shared.max_log_bytes {
@@ -141,7 +170,9 @@ impl host::Host for HostState {
             }
             message.truncate(cut);
             message.push('…');
-            shared.logs_truncated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shared
+                .logs_truncated
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let fields: String = fields
             .iter()
@@ -169,8 +200,12 @@ impl host::Host for HostState {
 
     fn counter_add(&mut self, name: String, delta: u64) {
         let mut counters = self.shared.counters.lock().expect("counters lock");
+        if let Some(value) = counters.get_mut(&name) {
+            *value = value.saturating_add(delta);
+            return;
+        }
         // A module cannot grow the host's memory without bound through counter names.
-        if counters.len() >= 256 && !counters.contains_key(&name) {
+        if counters.len() >= 256 {
             return;
         }
         let name: String = name.chars().take(64).collect();

@@ -66,7 +66,9 @@ impl std::str::FromStr for World {
         World::ALL
             .into_iter()
             .find(|w| w.as_str() == s)
-            .ok_or_else(|| format!("unknown world `{s}`; expected tagger, captioner or distributor"))
+            .ok_or_else(|| {
+                format!("unknown world `{s}`; expected tagger, captioner or distributor")
+            })
     }
 }
 
@@ -158,14 +160,19 @@ impl Inspection {
             }
         }
         out.world = World::ALL.into_iter().find(|w| {
-            out.exports.iter().any(|e| unversioned(e) == w.entry_interface())
+            out.exports
+                .iter()
+                .any(|e| unversioned(e) == w.entry_interface())
         });
         Ok(out)
     }
 
     /// Checks that the component targets `expected` and exports the lifecycle interface.
     pub fn check_world(&self, module_name: &str, expected: World) -> Result<()> {
-        let has_lifecycle = self.exports.iter().any(|e| unversioned(e) == "piste:module/lifecycle");
+        let has_lifecycle = self
+            .exports
+            .iter()
+            .any(|e| unversioned(e) == "piste:module/lifecycle");
         match self.world {
             Some(found) if found == expected && has_lifecycle => Ok(()),
             Some(found) if found != expected => Err(Error::WrongWorld {
@@ -190,16 +197,28 @@ impl Inspection {
         let imports: Vec<(String, &'static str)> = self
             .imports
             .iter()
-            .filter_map(|import| allowed_import(import).err().map(|what| (import.clone(), what)))
+            .filter_map(|import| {
+                allowed_import(import)
+                    .err()
+                    .map(|what| (import.clone(), what))
+            })
             .collect();
         if imports.is_empty() {
             return Ok(());
         }
-        Err(Error::ForbiddenImport { module: module_name.to_string(), imports })
+        Err(Error::ForbiddenImport {
+            module: module_name.to_string(),
+            imports,
+        })
     }
 
     /// Refuses code that is too large to compile safely (a compile-time bomb).
-    pub fn check_code_size(&self, module_name: &str, max_function: usize, max_total: usize) -> Result<()> {
+    pub fn check_code_size(
+        &self,
+        module_name: &str,
+        max_function: usize,
+        max_total: usize,
+    ) -> Result<()> {
         if self.largest_function_bytes > max_function {
             return Err(Error::CodeTooLarge {
                 module: module_name.to_string(),
@@ -288,5 +307,71 @@ fn write_leb128(out: &mut Vec<u8>, mut value: u64) {
             return;
         }
         out.push(byte | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest valid component: the header alone.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    #[test]
+    fn the_import_policy_grants_std_plumbing_and_refuses_capabilities() {
+        for granted in [
+            "piste:module/host@0.1.0",
+            "wasi:io/streams@0.2.6",
+            "wasi:cli/stderr@0.2.0",
+            "wasi:cli/environment@0.2.6",
+        ] {
+            assert_eq!(allowed_import(granted), Ok(()), "{granted}");
+        }
+        assert_eq!(
+            allowed_import("wasi:filesystem/types@0.2.6"),
+            Err("the filesystem")
+        );
+        assert_eq!(
+            allowed_import("wasi:sockets/tcp@0.2.6"),
+            Err("network sockets")
+        );
+        assert_eq!(
+            allowed_import("wasi:clocks/wall-clock@0.2.6"),
+            Err("clocks")
+        );
+        assert_eq!(
+            allowed_import("wasi:random/random@0.2.6"),
+            Err("random numbers")
+        );
+        assert!(allowed_import("vendor:secret/backdoor").is_err());
+    }
+
+    #[test]
+    fn module_info_survives_embedding() {
+        let info = ModuleInfo {
+            name: "tag-rules".into(),
+            version: "1.2.3".into(),
+        };
+        // A payload over 127 bytes makes the section length a two-byte LEB128.
+        let long = ModuleInfo {
+            name: "x".repeat(300),
+            version: "0.1.0".into(),
+        };
+        for info in [info, long] {
+            let inspection = Inspection::read("t", &embed_info(EMPTY_COMPONENT, &info)).unwrap();
+            assert_eq!(inspection.info.as_ref(), Some(&info));
+            assert_eq!(inspection.world, None);
+        }
+    }
+
+    #[test]
+    fn core_modules_and_garbage_are_not_components() {
+        let core = Inspection::read("t", b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string();
+        assert!(core.contains("wasm32-wasip2"), "{core}");
+        assert!(Inspection::read("t", b"garbage!").is_err());
+        let truncated = [EMPTY_COMPONENT, &[0x00, 0x7f][..]].concat();
+        assert!(Inspection::read("t", &truncated).is_err());
     }
 }

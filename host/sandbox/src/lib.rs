@@ -26,7 +26,9 @@ pub mod wire;
 
 pub use engine::{Sandbox, SandboxConfig};
 pub use error::{CallError, Error, ErrorKind, Result};
-pub use inspect::{INFO_SECTION, Inspection, ModuleInfo, World, allowed_import, embed_info, unversioned};
+pub use inspect::{
+    INFO_SECTION, Inspection, ModuleInfo, World, allowed_import, embed_info, unversioned,
+};
 pub use metrics::{Figures, ModuleMetrics};
 pub use module::{CallStats, FailureWindow, Limits, LoadedModule, ModuleSpec};
 pub use registry::Registry;

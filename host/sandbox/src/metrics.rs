@@ -24,14 +24,21 @@ impl Recorder {
         Recorder {
             calls: 0,
             errors: BTreeMap::new(),
-            latency_ns: Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("histogram bounds"),
+            latency_ns: Histogram::new_with_bounds(1, 600_000_000_000, 3)
+                .expect("histogram bounds"),
             fuel_total: 0,
             peak_memory: 0,
             instances_created: 0,
         }
     }
 
-    pub fn record_call(&mut self, elapsed: Duration, fuel: u64, memory: usize, error: Option<ErrorKind>) {
+    pub fn record_call(
+        &mut self,
+        elapsed: Duration,
+        fuel: u64,
+        memory: usize,
+        error: Option<ErrorKind>,
+    ) {
         self.calls += 1;
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.latency_ns.saturating_record(ns);
@@ -113,7 +120,18 @@ pub struct ModuleMetrics {
 impl fmt::Display for ModuleMetrics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = &self.figures;
-        writeln!(f, "{}@{} ({}){}", self.module, self.version, self.world, if self.quarantined { "  QUARANTINED" } else { "" })?;
+        writeln!(
+            f,
+            "{}@{} ({}){}",
+            self.module,
+            self.version,
+            self.world,
+            if self.quarantined {
+                "  QUARANTINED"
+            } else {
+                ""
+            }
+        )?;
         writeln!(f, "  calls          {}", m.calls)?;
         writeln!(
             f,

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,9 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use crate::bindings::captioner::{Captioner, CaptionerPre};
 use crate::bindings::distributor::{Distributor, DistributorPre};
 use crate::bindings::tagger::{Tagger, TaggerPre};
-use crate::bindings::{Asset, Caption, ConfigValue, Decision, Destination, ModuleError, Moment, Tag};
+use crate::bindings::{
+    Asset, Caption, ConfigValue, Decision, Destination, ModuleError, Moment, Tag,
+};
 use crate::engine::Sandbox;
 use crate::error::{CallError, Error, ErrorKind, Result};
 use crate::host::{HostState, LogFlood, MemoryCap, Shared};
@@ -92,7 +94,13 @@ pub struct ModuleSpec {
 impl ModuleSpec {
     /// A spec with no configuration and default limits.
     pub fn new(path: impl Into<PathBuf>, world: World) -> Self {
-        ModuleSpec { path: path.into(), world, name: None, config: BTreeMap::new(), limits: Limits::default() }
+        ModuleSpec {
+            path: path.into(),
+            world,
+            name: None,
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+        }
     }
 
     /// Sets the configuration.
@@ -138,12 +146,21 @@ pub struct FailureWindow {
 impl FailureWindow {
     /// Quarantine after `limit` faults within `window`.
     pub fn new(limit: u32, window: Duration) -> Self {
-        FailureWindow { limit: limit.max(1), window, faults: VecDeque::new(), quarantined: false }
+        FailureWindow {
+            limit: limit.max(1),
+            window,
+            faults: VecDeque::new(),
+            quarantined: false,
+        }
     }
 
     /// Records a fault at `now`; returns true if this fault quarantined the module.
     pub fn record(&mut self, now: Instant) -> bool {
-        while self.faults.front().is_some_and(|t| now.duration_since(*t) > self.window) {
+        while self
+            .faults
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.window)
+        {
             self.faults.pop_front();
         }
         self.faults.push_back(now);
@@ -175,8 +192,6 @@ enum Bound {
 struct Instance {
     store: Store<HostState>,
     bound: Bound,
-    /// Length of stderr before the current call, so a panic message is this call's.
-    stderr_mark: usize,
 }
 
 struct Pool {
@@ -200,6 +215,8 @@ pub struct LoadedModule {
     pool: Mutex<Pool>,
     slot_freed: Condvar,
     health: Mutex<FailureWindow>,
+    /// Mirrors the failure window's verdict, read on every call without a lock.
+    quarantined: AtomicBool,
     recorder: Mutex<Recorder>,
 }
 
@@ -233,21 +250,33 @@ impl Sandbox {
         let info = match (&spec.name, &inspection.info) {
             (Some(name), info) => ModuleInfo {
                 name: name.clone(),
-                version: info.as_ref().map_or("unversioned".into(), |i| i.version.clone()),
+                version: info
+                    .as_ref()
+                    .map_or("unversioned".into(), |i| i.version.clone()),
             },
             (None, Some(info)) => info.clone(),
-            (None, None) => ModuleInfo { name: file_name, version: "unversioned".into() },
+            (None, None) => ModuleInfo {
+                name: file_name,
+                version: "unversioned".into(),
+            },
         };
         let name = info.name.as_str();
         inspection.check_world(name, spec.world)?;
         inspection.check_imports(name)?;
-        inspection.check_code_size(name, self.config.max_function_bytes, self.config.max_code_bytes)?;
+        inspection.check_code_size(
+            name,
+            self.config.max_function_bytes,
+            self.config.max_code_bytes,
+        )?;
 
         let (component, from_cache) = self.compile(name, &wasm)?;
         let instance_pre: InstancePre<HostState> = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| Error::Compile { module: name.to_string(), reason: format!("{e:#}") })?;
+            .map_err(|e| Error::Compile {
+                module: name.to_string(),
+                reason: format!("{e:#}"),
+            })?;
         let typed = |e: wasmtime::Error| Error::WrongWorld {
             module: name.to_string(),
             expected: spec.world.to_string(),
@@ -255,8 +284,12 @@ impl Sandbox {
         };
         let pre = match spec.world {
             World::Tagger => WorldPre::Tagger(TaggerPre::new(instance_pre).map_err(typed)?),
-            World::Captioner => WorldPre::Captioner(CaptionerPre::new(instance_pre).map_err(typed)?),
-            World::Distributor => WorldPre::Distributor(DistributorPre::new(instance_pre).map_err(typed)?),
+            World::Captioner => {
+                WorldPre::Captioner(CaptionerPre::new(instance_pre).map_err(typed)?)
+            }
+            World::Distributor => {
+                WorldPre::Distributor(DistributorPre::new(instance_pre).map_err(typed)?)
+            }
         };
         let limits = &spec.limits;
         let shared = Arc::new(Shared {
@@ -276,22 +309,30 @@ impl Sandbox {
             load_time: Duration::ZERO,
             pre,
             shared,
-            pool: Mutex::new(Pool { idle: Vec::new(), busy: 0 }),
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                busy: 0,
+            }),
             slot_freed: Condvar::new(),
             health: Mutex::new(FailureWindow::new(
                 limits.quarantine_after,
                 Duration::from_secs(limits.quarantine_window_s),
             )),
+            quarantined: AtomicBool::new(false),
             recorder: Mutex::new(Recorder::new()),
             info,
             spec,
         };
         // One instance now, so a module whose `init` refuses its config never goes live.
-        let first = module
-            .instantiate()
-            .map_err(|e| Error::Start { module: module.info.name.clone(), source: Box::new(e) })?;
+        let first = module.instantiate().map_err(|e| Error::Start {
+            module: module.info.name.clone(),
+            source: Box::new(e),
+        })?;
         module.pool.lock().expect("pool lock").idle.push(first);
-        let module = LoadedModule { load_time: started.elapsed(), ..module };
+        let module = LoadedModule {
+            load_time: started.elapsed(),
+            ..module
+        };
         tracing::info!(
             module = %module.info.name,
             version = %module.info.version,
@@ -305,7 +346,9 @@ impl Sandbox {
 }
 
 fn read_module(path: &Path, limit: usize) -> Result<Vec<u8>> {
-    let size = std::fs::metadata(path).map_err(|e| io_error(path, e))?.len() as usize;
+    let size = std::fs::metadata(path)
+        .map_err(|e| io_error(path, e))?
+        .len() as usize;
     if size > limit {
         return Err(Error::TooLarge {
             module: path.display().to_string(),
@@ -354,7 +397,7 @@ impl LoadedModule {
 
     /// Whether it is quarantined (every call is refused until it is reloaded).
     pub fn is_quarantined(&self) -> bool {
-        self.health.lock().expect("health lock").is_quarantined()
+        self.quarantined.load(Ordering::Acquire)
     }
 
     /// Its figures at this instant.
@@ -381,7 +424,10 @@ impl LoadedModule {
     }
 
     /// Tags a moment and says what the call cost.
-    pub fn tag_with_stats(&self, moment: &Moment) -> std::result::Result<(Vec<Tag>, CallStats), CallError> {
+    pub fn tag_with_stats(
+        &self,
+        moment: &Moment,
+    ) -> std::result::Result<(Vec<Tag>, CallStats), CallError> {
         self.run(
             "tag",
             moment.wire_size(),
@@ -394,8 +440,14 @@ impl LoadedModule {
     }
 
     /// Captions a moment in one language (captioner world).
-    pub fn caption(&self, moment: &Moment, tags: &[Tag], language: &str) -> std::result::Result<Caption, CallError> {
-        self.caption_with_stats(moment, tags, language).map(|(c, _)| c)
+    pub fn caption(
+        &self,
+        moment: &Moment,
+        tags: &[Tag],
+        language: &str,
+    ) -> std::result::Result<Caption, CallError> {
+        self.caption_with_stats(moment, tags, language)
+            .map(|(c, _)| c)
     }
 
     /// Captions a moment and says what the call cost.
@@ -410,7 +462,10 @@ impl LoadedModule {
             "caption",
             size,
             |bound, store| match bound {
-                Bound::Captioner(c) => Some(c.piste_module_captioning().call_caption(store, moment, tags, language)),
+                Bound::Captioner(c) => Some(
+                    c.piste_module_captioning()
+                        .call_caption(store, moment, tags, language),
+                ),
                 _ => None,
             },
             |caption, max| wire::check_caption(caption, language, max),
@@ -424,7 +479,8 @@ impl LoadedModule {
         destinations: &[Destination],
         now_ms: u64,
     ) -> std::result::Result<Vec<Decision>, CallError> {
-        self.route_with_stats(asset, destinations, now_ms).map(|(d, _)| d)
+        self.route_with_stats(asset, destinations, now_ms)
+            .map(|(d, _)| d)
     }
 
     /// Routes an asset and says what the call cost.
@@ -439,7 +495,12 @@ impl LoadedModule {
             "route",
             size,
             |bound, store| match bound {
-                Bound::Distributor(d) => Some(d.piste_module_routing().call_route(store, asset, destinations, now_ms)),
+                Bound::Distributor(d) => {
+                    Some(
+                        d.piste_module_routing()
+                            .call_route(store, asset, destinations, now_ms),
+                    )
+                }
                 _ => None,
             },
             |decisions, max| wire::check_decisions(decisions, asset, destinations, max),
@@ -450,12 +511,20 @@ impl LoadedModule {
     /// `{"moment"}`, a captioner `{"moment", "tags", "language"}`, a distributor
     /// `{"asset", "destinations", "now_ms"}`) and returns its output as JSON.
     pub fn call_json(&self, input: &serde_json::Value) -> Result<(serde_json::Value, CallStats)> {
-        fn field<T: serde::de::DeserializeOwned>(input: &serde_json::Value, name: &str) -> Result<T> {
-            let value = input.get(name).ok_or_else(|| Error::Input(format!("missing field `{name}`")))?;
-            serde_json::from_value(value.clone()).map_err(|e| Error::Input(format!("field `{name}`: {e}")))
+        fn field<T: serde::de::DeserializeOwned>(
+            input: &serde_json::Value,
+            name: &str,
+        ) -> Result<T> {
+            let value = input
+                .get(name)
+                .ok_or_else(|| Error::Input(format!("missing field `{name}`")))?;
+            serde_json::from_value(value.clone())
+                .map_err(|e| Error::Input(format!("field `{name}`: {e}")))
         }
         let call = |e: CallError| Error::Call(Box::new(e));
-        let json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| Error::Input(e.to_string()));
+        let json = |v: Result<serde_json::Value, serde_json::Error>| {
+            v.map_err(|e| Error::Input(e.to_string()))
+        };
         match self.world {
             World::Tagger => {
                 let moment: Moment = field(input, "moment")?;
@@ -466,20 +535,30 @@ impl LoadedModule {
                 let moment: Moment = field(input, "moment")?;
                 let tags: Vec<Tag> = field(input, "tags")?;
                 let language: String = field(input, "language")?;
-                let (caption, stats) = self.caption_with_stats(&moment, &tags, &language).map_err(call)?;
+                let (caption, stats) = self
+                    .caption_with_stats(&moment, &tags, &language)
+                    .map_err(call)?;
                 Ok((json(serde_json::to_value(caption))?, stats))
             }
             World::Distributor => {
                 let asset: Asset = field(input, "asset")?;
                 let destinations: Vec<Destination> = field(input, "destinations")?;
                 let now_ms: u64 = field(input, "now_ms")?;
-                let (decisions, stats) = self.route_with_stats(&asset, &destinations, now_ms).map_err(call)?;
+                let (decisions, stats) = self
+                    .route_with_stats(&asset, &destinations, now_ms)
+                    .map_err(call)?;
                 Ok((json(serde_json::to_value(decisions))?, stats))
             }
         }
     }
 
-    fn error(&self, function: &'static str, kind: ErrorKind, message: String, backtrace: Option<String>) -> CallError {
+    fn error(
+        &self,
+        function: &'static str,
+        kind: ErrorKind,
+        message: String,
+        backtrace: Option<String>,
+    ) -> CallError {
         CallError {
             module: self.info.name.clone(),
             version: self.info.version.clone(),
@@ -500,7 +579,9 @@ impl LoadedModule {
     fn arm(&self, store: &mut Store<HostState>) {
         store.set_epoch_deadline(self.deadline_ticks());
         if self.sandbox.config.fuel {
-            store.set_fuel(self.spec.limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
+            store
+                .set_fuel(self.spec.limits.fuel.unwrap_or(u64::MAX))
+                .expect("fuel is enabled");
         }
         store.data_mut().logs_this_call = 0;
     }
@@ -524,22 +605,25 @@ impl LoadedModule {
             WorldPre::Distributor(pre) => pre.instantiate(&mut store).map(Bound::Distributor),
         };
         let memory = store.data().peak_memory;
-        self.recorder.lock().expect("recorder lock").record_instance(memory);
-        let bound = bound.map_err(|e| self.classify("instantiate", &e, &store, 0))?;
+        self.recorder
+            .lock()
+            .expect("recorder lock")
+            .record_instance(memory);
+        let bound = bound.map_err(|e| self.classify("instantiate", &e, &store))?;
         let init = match &bound {
             Bound::Tagger(t) => t.piste_module_lifecycle().call_init(&mut store),
             Bound::Captioner(c) => c.piste_module_lifecycle().call_init(&mut store),
             Bound::Distributor(d) => d.piste_module_lifecycle().call_init(&mut store),
         };
         match init {
-            Ok(Ok(())) => {
-                let stderr_mark = store.data().stderr.contents().len();
-                Ok(Instance { store, bound, stderr_mark })
-            }
-            Ok(Err(ModuleError { message })) => {
-                Err(self.error("init", ErrorKind::ModuleError, format!("refused its configuration: {message}"), None))
-            }
-            Err(e) => Err(self.classify("init", &e, &store, 0)),
+            Ok(Ok(())) => Ok(Instance { store, bound }),
+            Ok(Err(ModuleError { message })) => Err(self.error(
+                "init",
+                ErrorKind::ModuleError,
+                format!("refused its configuration: {message}"),
+                None,
+            )),
+            Err(e) => Err(self.classify("init", &e, &store)),
         }
     }
 
@@ -549,17 +633,23 @@ impl LoadedModule {
         function: &'static str,
         err: &wasmtime::Error,
         store: &Store<HostState>,
-        stderr_mark: usize,
     ) -> CallError {
-        let backtrace = err.downcast_ref::<WasmBacktrace>().map(|bt| format!("wasm backtrace:\n{bt}"));
+        let backtrace = err
+            .downcast_ref::<WasmBacktrace>()
+            .map(|bt| format!("wasm backtrace:\n{bt}"));
+        // A trapped instance is dropped, so its stderr holds at most this call's panic and
+        // whatever the module printed in its earlier, successful calls; the panic is last.
         let stderr = store.data().stderr_text();
-        let stderr = stderr.get(stderr_mark..).unwrap_or("").trim();
+        let stderr = stderr.trim();
         let (kind, message) = if let Some(cap) = err.downcast_ref::<MemoryCap>() {
             (ErrorKind::Memory, cap.to_string())
         } else if let Some(flood) = err.downcast_ref::<LogFlood>() {
             (ErrorKind::LogFlood, flood.to_string())
         } else if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            (ErrorKind::Exit, format!("called exit({}); a module must return, not exit", exit.0))
+            (
+                ErrorKind::Exit,
+                format!("called exit({}); a module must return, not exit", exit.0),
+            )
         } else if let Some(trap) = err.downcast_ref::<Trap>() {
             match trap {
                 Trap::Interrupt => (
@@ -568,16 +658,25 @@ impl LoadedModule {
                 ),
                 Trap::OutOfFuel => (
                     ErrorKind::OutOfFuel,
-                    format!("used up its fuel budget of {}", self.spec.limits.fuel.unwrap_or(u64::MAX)),
+                    format!(
+                        "used up its fuel budget of {}",
+                        self.spec.limits.fuel.unwrap_or(u64::MAX)
+                    ),
                 ),
-                Trap::StackOverflow => (ErrorKind::StackOverflow, "exhausted its wasm stack".into()),
-                Trap::UnreachableCodeReached if stderr.contains("memory allocation of") => {
+                Trap::StackOverflow => {
+                    (ErrorKind::StackOverflow, "exhausted its wasm stack".into())
+                }
+                Trap::UnreachableCodeReached
+                    if last_line(stderr).contains("memory allocation of") =>
+                {
                     (ErrorKind::Memory, last_line(stderr))
                 }
                 Trap::UnreachableCodeReached if stderr.contains("panicked at") => {
                     (ErrorKind::Panic, panic_message(stderr))
                 }
-                Trap::UnreachableCodeReached => (ErrorKind::Panic, "executed `unreachable` (an abort)".into()),
+                Trap::UnreachableCodeReached => {
+                    (ErrorKind::Panic, "executed `unreachable` (an abort)".into())
+                }
                 other => (ErrorKind::Trap, other.to_string()),
             }
         } else {
@@ -592,12 +691,18 @@ impl LoadedModule {
         &self,
         function: &'static str,
         input_size: usize,
-        call: impl FnOnce(&Bound, &mut Store<HostState>) -> Option<wasmtime::Result<std::result::Result<R, ModuleError>>>,
+        call: impl FnOnce(
+            &Bound,
+            &mut Store<HostState>,
+        ) -> Option<wasmtime::Result<std::result::Result<R, ModuleError>>>,
         check: impl FnOnce(&R, usize) -> std::result::Result<(), (ErrorKind, String)>,
     ) -> std::result::Result<(R, CallStats), CallError> {
         let limits = &self.spec.limits;
         if self.is_quarantined() {
-            self.recorder.lock().expect("recorder lock").record_error(ErrorKind::Quarantined);
+            self.recorder
+                .lock()
+                .expect("recorder lock")
+                .record_error(ErrorKind::Quarantined);
             return Err(self.error(
                 function,
                 ErrorKind::Quarantined,
@@ -609,11 +714,17 @@ impl LoadedModule {
             ));
         }
         if input_size > limits.max_input_bytes {
-            self.recorder.lock().expect("recorder lock").record_error(ErrorKind::InputTooLarge);
+            self.recorder
+                .lock()
+                .expect("recorder lock")
+                .record_error(ErrorKind::InputTooLarge);
             return Err(self.error(
                 function,
                 ErrorKind::InputTooLarge,
-                format!("input of {input_size} bytes is over the {}-byte cap; not sent", limits.max_input_bytes),
+                format!(
+                    "input of {input_size} bytes is over the {}-byte cap; not sent",
+                    limits.max_input_bytes
+                ),
                 None,
             ));
         }
@@ -634,26 +745,38 @@ impl LoadedModule {
         let elapsed = started.elapsed();
         let fuel = self.fuel_used(&instance.store);
         let memory = instance.store.data().peak_memory;
-        let stats = CallStats { elapsed, fuel, memory_bytes: memory };
+        let stats = CallStats {
+            elapsed,
+            fuel,
+            memory_bytes: memory,
+        };
         let result = match outcome {
             Ok(Ok(value)) => match check(&value, limits.max_output_bytes) {
                 Ok(()) => Ok(value),
                 Err((kind, message)) => Err(self.error(function, kind, message, None)),
             },
-            Ok(Err(ModuleError { message })) => Err(self.error(function, ErrorKind::ModuleError, message, None)),
+            Ok(Err(ModuleError { message })) => {
+                Err(self.error(function, ErrorKind::ModuleError, message, None))
+            }
             Err(trap) => {
-                let error = self.classify(function, &trap, &instance.store, instance.stderr_mark);
+                let error = self.classify(function, &trap, &instance.store);
                 // A trapped instance is poisoned: drop it; the next call gets a fresh one.
-                self.recorder.lock().expect("recorder lock").record_call(elapsed, fuel, memory, Some(error.kind));
+                self.recorder.lock().expect("recorder lock").record_call(
+                    elapsed,
+                    fuel,
+                    memory,
+                    Some(error.kind),
+                );
                 self.release(None);
                 return Err(self.fault(error));
             }
         };
-        instance.stderr_mark = instance.store.data().stderr.contents().len();
-        self.recorder
-            .lock()
-            .expect("recorder lock")
-            .record_call(elapsed, fuel, memory, result.as_ref().err().map(|e| e.kind));
+        self.recorder.lock().expect("recorder lock").record_call(
+            elapsed,
+            fuel,
+            memory,
+            result.as_ref().err().map(|e| e.kind),
+        );
         self.release(Some(instance));
         match result {
             Ok(value) => Ok((value, stats)),
@@ -664,7 +787,11 @@ impl LoadedModule {
 
     /// Counts a fault towards quarantine and logs it.
     fn fault(&self, error: CallError) -> CallError {
-        let quarantined = self.health.lock().expect("health lock").record(Instant::now());
+        let quarantined = self
+            .health
+            .lock()
+            .expect("health lock")
+            .record(Instant::now());
         tracing::warn!(module = %self.info.name, kind = %error.kind, "{error}");
         if quarantined {
             tracing::error!(
@@ -686,15 +813,25 @@ impl LoadedModule {
             let now = Instant::now();
             if now >= give_up {
                 drop(pool);
-                self.recorder.lock().expect("recorder lock").record_error(ErrorKind::Busy);
+                self.recorder
+                    .lock()
+                    .expect("recorder lock")
+                    .record_error(ErrorKind::Busy);
                 return Err(self.error(
                     function,
                     ErrorKind::Busy,
-                    format!("all {} instances stayed busy past the deadline", limits.max_concurrency),
+                    format!(
+                        "all {} instances stayed busy past the deadline",
+                        limits.max_concurrency
+                    ),
                     None,
                 ));
             }
-            pool = self.slot_freed.wait_timeout(pool, give_up - now).expect("pool lock").0;
+            pool = self
+                .slot_freed
+                .wait_timeout(pool, give_up - now)
+                .expect("pool lock")
+                .0;
         }
         pool.busy += 1;
         Ok(pool.idle.pop())
@@ -724,4 +861,33 @@ fn panic_message(stderr: &str) -> String {
     let location = lines.next().unwrap_or("").trim_end_matches(':');
     let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
     format!("{}: {}", location, message.join(" ").trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_quarantine_only_within_the_window() {
+        let start = Instant::now();
+        let mut window = FailureWindow::new(3, Duration::from_secs(10));
+        assert!(!window.record(start));
+        assert!(!window.record(start + Duration::from_secs(1)));
+        // The first fault has left the window by now: two in the window, not three.
+        assert!(!window.record(start + Duration::from_secs(11)));
+        assert!(!window.is_quarantined());
+        assert!(window.record(start + Duration::from_secs(12)));
+        assert!(window.is_quarantined());
+        // Quarantine is announced once.
+        assert!(!window.record(start + Duration::from_secs(13)));
+    }
+
+    #[test]
+    fn panic_messages_keep_location_and_text() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:27:9:\nhostile panic: rule table is empty\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr),
+            "panicked at src/lib.rs:27:9: hostile panic: rule table is empty"
+        );
+    }
 }

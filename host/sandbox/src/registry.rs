@@ -18,7 +18,10 @@ pub struct Registry {
 impl Registry {
     /// An empty registry over one engine.
     pub fn new(sandbox: Arc<Sandbox>) -> Self {
-        Registry { sandbox, modules: RwLock::new(BTreeMap::new()) }
+        Registry {
+            sandbox,
+            modules: RwLock::new(BTreeMap::new()),
+        }
     }
 
     /// Loads a module and makes it live under its name, replacing any module of that name.
@@ -26,7 +29,11 @@ impl Registry {
     pub fn load(&self, spec: ModuleSpec) -> Result<Arc<LoadedModule>> {
         let module = self.sandbox.load(spec)?;
         let name = module.info().name.clone();
-        let old = self.modules.write().expect("registry lock").insert(name, module.clone());
+        let old = self
+            .modules
+            .write()
+            .expect("registry lock")
+            .insert(name, module.clone());
         if let Some(old) = old {
             tracing::info!(
                 module = %module.info().name,
@@ -69,7 +76,12 @@ impl Registry {
 
     /// The live modules, by name.
     pub fn modules(&self) -> Vec<Arc<LoadedModule>> {
-        self.modules.read().expect("registry lock").values().cloned().collect()
+        self.modules
+            .read()
+            .expect("registry lock")
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Every live module's figures.

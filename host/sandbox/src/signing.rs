@@ -17,21 +17,31 @@ pub struct PublisherKey {
 impl PublisherKey {
     /// Makes a new random key pair.
     pub fn generate() -> Self {
-        PublisherKey { pair: KeyPair::generate() }
+        PublisherKey {
+            pair: KeyPair::generate(),
+        }
     }
 
     /// Reads a secret key file (wasmsign2 raw, PEM, DER or OpenSSH format).
     pub fn from_secret_file(path: &Path) -> Result<Self> {
         let sk = SecretKey::from_any_file(path).map_err(|e| key_error(path, e))?;
         let pk = public_from_secret(&sk).map_err(|e| key_error(path, e))?;
-        Ok(PublisherKey { pair: KeyPair { pk, sk } })
+        Ok(PublisherKey {
+            pair: KeyPair { pk, sk },
+        })
     }
 
     /// Writes the secret key (mode 0600) and the public key, in wasmsign2's format.
     pub fn write(&self, secret: &Path, public: &Path) -> Result<()> {
-        self.pair.sk.to_file(secret).map_err(|e| key_error(secret, e))?;
+        self.pair
+            .sk
+            .to_file(secret)
+            .map_err(|e| key_error(secret, e))?;
         restrict_permissions(secret)?;
-        self.pair.pk.to_file(public).map_err(|e| key_error(public, e))
+        self.pair
+            .pk
+            .to_file(public)
+            .map_err(|e| key_error(public, e))
     }
 
     /// The public half, for a trust store.
@@ -48,12 +58,19 @@ impl PublisherKey {
     /// A module that already carries a signature gets an additional one.
     pub fn sign(&self, module_name: &str, wasm: &[u8]) -> Result<Vec<u8>> {
         let module = wasmsign2::Module::deserialize(&mut Cursor::new(wasm)).map_err(|e| {
-            Error::NotAComponent { module: module_name.to_string(), reason: e.to_string() }
+            Error::NotAComponent {
+                module: module_name.to_string(),
+                reason: e.to_string(),
+            }
         })?;
-        let signed = self.pair.sk.sign(module, None).map_err(|e| Error::Signature {
-            module: module_name.to_string(),
-            reason: e.to_string(),
-        })?;
+        let signed = self
+            .pair
+            .sk
+            .sign(module, None)
+            .map_err(|e| Error::Signature {
+                module: module_name.to_string(),
+                reason: e.to_string(),
+            })?;
         let mut out = Vec::with_capacity(wasm.len() + 256);
         signed.serialize(&mut out).map_err(|e| Error::Signature {
             module: module_name.to_string(),
@@ -84,7 +101,9 @@ impl Default for TrustStore {
 impl TrustStore {
     /// A store that trusts nobody: every module is refused.
     pub fn empty() -> Self {
-        TrustStore { keys: PublicKeySet::empty() }
+        TrustStore {
+            keys: PublicKeySet::empty(),
+        }
     }
 
     /// Adds one public key.
@@ -165,7 +184,9 @@ impl TrustStore {
     /// fingerprints of the keys that signed it. Nothing is parsed or compiled before this.
     pub fn verify(&self, module_name: &str, wasm: &[u8]) -> Result<Vec<String>> {
         if !has_signature_section(wasm) {
-            return Err(Error::Unsigned { module: module_name.to_string() });
+            return Err(Error::Unsigned {
+                module: module_name.to_string(),
+            });
         }
         if self.keys.is_empty() {
             return Err(Error::Signature {
@@ -237,11 +258,17 @@ fn restrict_permissions(path: &Path) -> Result<()> {
 }
 
 fn key_error(path: &Path, e: WSError) -> Error {
-    Error::Key { path: path.to_path_buf(), reason: e.to_string() }
+    Error::Key {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io { path: path.to_path_buf(), source }
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Trusted keys as a plain set, for callers that want to list them.

@@ -87,7 +87,11 @@ impl WireSize for Rendition {
 
 impl WireSize for Asset {
     fn wire_size(&self) -> usize {
-        self.id.wire_size() + self.moment.wire_size() + self.renditions.wire_size() + self.tags.wire_size() + 16
+        self.id.wire_size()
+            + self.moment.wire_size()
+            + self.renditions.wire_size()
+            + self.tags.wire_size()
+            + 16
     }
 }
 
@@ -118,7 +122,10 @@ fn bad(message: String) -> (ErrorKind, String) {
 /// Refuses an output over the cap before looking inside it.
 fn within(size: usize, max: usize) -> Verdict {
     if size > max {
-        return Err((ErrorKind::OutputTooLarge, format!("returned {size} bytes, over the {max}-byte output cap")));
+        return Err((
+            ErrorKind::OutputTooLarge,
+            format!("returned {size} bytes, over the {max}-byte output cap"),
+        ));
     }
     Ok(())
 }
@@ -132,7 +139,10 @@ pub fn check_tags(tags: &Vec<Tag>, max: usize) -> Verdict {
     for (i, tag) in tags.iter().enumerate() {
         let valid_name = !tag.name.is_empty()
             && tag.name.len() <= MAX_TAG_NAME
-            && tag.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && tag
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid_name {
             return Err(bad(format!(
                 "tag {i} has name {:?}; a tag name is 1 to {MAX_TAG_NAME} characters of a-z, 0-9 and -",
@@ -140,7 +150,10 @@ pub fn check_tags(tags: &Vec<Tag>, max: usize) -> Verdict {
             )));
         }
         if !(0.0..=1.0).contains(&tag.confidence) {
-            return Err(bad(format!("tag `{}` has confidence {}, outside 0..=1", tag.name, tag.confidence)));
+            return Err(bad(format!(
+                "tag `{}` has confidence {}, outside 0..=1",
+                tag.name, tag.confidence
+            )));
         }
     }
     Ok(())
@@ -162,14 +175,25 @@ pub fn check_caption(caption: &Caption, language: &str, max: usize) -> Verdict {
 }
 
 /// Decisions must name destinations and renditions that exist.
-pub fn check_decisions(decisions: &Vec<Decision>, asset: &Asset, destinations: &[Destination], max: usize) -> Verdict {
+pub fn check_decisions(
+    decisions: &Vec<Decision>,
+    asset: &Asset,
+    destinations: &[Destination],
+    max: usize,
+) -> Verdict {
     within(decisions.wire_size(), max)?;
     for d in decisions {
         if !destinations.iter().any(|x| x.id == d.destination) {
-            return Err(bad(format!("routes to unknown destination `{}`", truncate(&d.destination))));
+            return Err(bad(format!(
+                "routes to unknown destination `{}`",
+                truncate(&d.destination)
+            )));
         }
         if !asset.renditions.iter().any(|r| r.name == d.rendition) {
-            return Err(bad(format!("routes unknown rendition `{}`", truncate(&d.rendition))));
+            return Err(bad(format!(
+                "routes unknown rendition `{}`",
+                truncate(&d.rendition)
+            )));
         }
     }
     Ok(())

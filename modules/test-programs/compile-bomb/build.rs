@@ -27,7 +27,11 @@ fn main() {
     );
     for _ in 0..STATEMENTS {
         let (mul, xor) = (next() | 1, next());
-        writeln!(code, "    x = black_box(x.wrapping_mul({mul:#x}) ^ {xor:#x});").unwrap();
+        writeln!(
+            code,
+            "    x = black_box(x.wrapping_mul({mul:#x}) ^ {xor:#x});"
+        )
+        .unwrap();
     }
     code.push_str("    x\n}\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

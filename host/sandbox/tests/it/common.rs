@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use piste_sandbox::bindings::{Asset, ConfigValue, Destination, Moment, Rendition};
-use piste_sandbox::{Limits, LoadedModule, ModuleSpec, PublisherKey, Result, Sandbox, SandboxConfig, TrustStore, World};
+use piste_sandbox::{
+    Limits, LoadedModule, ModuleSpec, PublisherKey, Result, Sandbox, SandboxConfig, TrustStore,
+    World,
+};
 use tempfile::TempDir;
 
 /// The directory of built guests: PISTE_MODULES, or target/modules of the workspace.
@@ -44,7 +47,10 @@ impl Bench {
         let key = PublisherKey::generate();
         let mut trust = TrustStore::empty();
         trust.add(key.public().clone());
-        let config = SandboxConfig { cache_dir: Some(dir.path().join("cache")), ..config };
+        let config = SandboxConfig {
+            cache_dir: Some(dir.path().join("cache")),
+            ..config
+        };
         let sandbox = Sandbox::new(config, trust).expect("sandbox");
         Bench { dir, key, sandbox }
     }
@@ -72,7 +78,9 @@ impl Bench {
         limits: Limits,
         config: BTreeMap<String, ConfigValue>,
     ) -> Result<Arc<LoadedModule>> {
-        let spec = ModuleSpec::new(self.signed(name), world).with_limits(limits).with_config(config);
+        let spec = ModuleSpec::new(self.signed(name), world)
+            .with_limits(limits)
+            .with_config(config);
         self.sandbox.load(spec)
     }
 }
@@ -84,12 +92,20 @@ pub fn moments() -> Vec<Moment> {
 
 /// The sample destinations.
 pub fn destinations() -> Vec<Destination> {
-    serde_json::from_str(include_str!("../../../cli/samples/destinations.json")).expect("sample destinations")
+    serde_json::from_str(include_str!("../../../cli/samples/destinations.json"))
+        .expect("sample destinations")
 }
 
 /// An asset made from a moment with the sample renditions.
 pub fn asset(moment: &Moment) -> Asset {
     let renditions: Vec<Rendition> =
-        serde_json::from_str(include_str!("../../../cli/samples/renditions.json")).expect("sample renditions");
-    Asset { id: format!("asset-{}", moment.id), moment: moment.clone(), renditions, tags: Vec::new(), embargo_until_ms: None }
+        serde_json::from_str(include_str!("../../../cli/samples/renditions.json"))
+            .expect("sample renditions");
+    Asset {
+        id: format!("asset-{}", moment.id),
+        moment: moment.clone(),
+        renditions,
+        tags: Vec::new(),
+        embargo_until_ms: None,
+    }
 }

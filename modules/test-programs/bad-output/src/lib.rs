@@ -20,7 +20,11 @@ impl Lifecycle for Hostile {
 
 impl Tagging for Hostile {
     fn tag(_moment: Moment) -> Result<Vec<Tag>, Error> {
-        Ok(vec![Tag { name: String::new(), confidence: 7.5, detail: None }])
+        Ok(vec![Tag {
+            name: String::new(),
+            confidence: 7.5,
+            detail: None,
+        }])
     }
 }
 

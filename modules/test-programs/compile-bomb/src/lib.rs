@@ -25,7 +25,11 @@ impl Lifecycle for Hostile {
 impl Tagging for Hostile {
     fn tag(moment: Moment) -> Result<Vec<Tag>, Error> {
         let value = churn(moment.at_ms);
-        Ok(vec![Tag { name: format!("churned-{value:x}"), confidence: 1.0, detail: None }])
+        Ok(vec![Tag {
+            name: format!("churned-{value:x}"),
+            confidence: 1.0,
+            detail: None,
+        }])
     }
 }
 

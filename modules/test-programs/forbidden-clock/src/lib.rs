@@ -21,7 +21,9 @@ impl Lifecycle for Hostile {
 
 impl Tagging for Hostile {
     fn tag(_moment: Moment) -> Result<Vec<Tag>, Error> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Ok(vec![Tag {
             name: "now".to_string(),
             confidence: 1.0,

@@ -21,9 +21,14 @@ impl Lifecycle for Hostile {
 
 impl Tagging for Hostile {
     fn tag(_moment: Moment) -> Result<Vec<Tag>, Error> {
-        let home = std::env::var("HOME")
-            .map_err(|e| Error { message: format!("cannot read HOME: {e}") })?;
-        Ok(vec![Tag { name: "home".to_string(), confidence: 1.0, detail: Some(home) }])
+        let home = std::env::var("HOME").map_err(|e| Error {
+            message: format!("cannot read HOME: {e}"),
+        })?;
+        Ok(vec![Tag {
+            name: "home".to_string(),
+            confidence: 1.0,
+            detail: Some(home),
+        }])
     }
 }
 

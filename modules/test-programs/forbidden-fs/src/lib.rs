@@ -19,9 +19,14 @@ impl Lifecycle for Hostile {
 
 impl Tagging for Hostile {
     fn tag(_moment: Moment) -> Result<Vec<Tag>, Error> {
-        let passwd = std::fs::read_to_string("/etc/passwd")
-            .map_err(|e| Error { message: format!("cannot read /etc/passwd: {e}") })?;
-        Ok(vec![Tag { name: format!("passwd-{}", passwd.len()), confidence: 1.0, detail: None }])
+        let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| Error {
+            message: format!("cannot read /etc/passwd: {e}"),
+        })?;
+        Ok(vec![Tag {
+            name: format!("passwd-{}", passwd.len()),
+            confidence: 1.0,
+            detail: None,
+        }])
     }
 }
 

@@ -21,10 +21,18 @@ impl Lifecycle for Hostile {
 
 impl Tagging for Hostile {
     fn tag(_moment: Moment) -> Result<Vec<Tag>, Error> {
-        let stream = TcpStream::connect("127.0.0.1:1")
-            .map_err(|e| Error { message: format!("cannot connect to 127.0.0.1:1: {e}") })?;
-        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        Ok(vec![Tag { name: "connected".to_string(), confidence: 1.0, detail: Some(peer) }])
+        let stream = TcpStream::connect("127.0.0.1:1").map_err(|e| Error {
+            message: format!("cannot connect to 127.0.0.1:1: {e}"),
+        })?;
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        Ok(vec![Tag {
+            name: "connected".to_string(),
+            confidence: 1.0,
+            detail: Some(peer),
+        }])
     }
 }
 

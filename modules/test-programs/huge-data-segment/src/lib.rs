@@ -29,7 +29,11 @@ impl Tagging for Hostile {
     fn tag(moment: Moment) -> Result<Vec<Tag>, Error> {
         let index = black_box(moment.at_ms as usize) % BLOB_LEN;
         let byte = black_box(&BLOB)[index];
-        Ok(vec![Tag { name: format!("blob-{byte}"), confidence: 1.0, detail: None }])
+        Ok(vec![Tag {
+            name: format!("blob-{byte}"),
+            confidence: 1.0,
+            detail: None,
+        }])
     }
 }
 

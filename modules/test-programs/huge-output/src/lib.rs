@@ -28,7 +28,11 @@ impl Tagging for Hostile {
             .map(|i| {
                 let mut name = format!("hostile-tag-{i:06}-");
                 name.extend(std::iter::repeat_n('x', NAME_LEN - name.len()));
-                Tag { name, confidence: 0.5, detail: None }
+                Tag {
+                    name,
+                    confidence: 0.5,
+                    detail: None,
+                }
             })
             .collect();
         Ok(tags)

@@ -19,7 +19,9 @@ impl Lifecycle for Hostile {
     fn init() -> Result<(), Error> {
         match get_config("threshold") {
             Some(ConfigValue::Number(_)) => Ok(()),
-            _ => Err(Error { message: "config key `threshold` must be a number".to_string() }),
+            _ => Err(Error {
+                message: "config key `threshold` must be a number".to_string(),
+            }),
         }
     }
 }

@@ -19,8 +19,14 @@ impl Lifecycle for Hostile {
 
 impl Captioning for Hostile {
     fn caption(moment: Moment, _tags: Vec<Tag>, language: String) -> Result<Caption, Error> {
-        let who = moment.athletes.first().map_or("someone", |a| a.name.as_str());
-        Ok(Caption { text: format!("{who} at {}", moment.event.venue), language })
+        let who = moment
+            .athletes
+            .first()
+            .map_or("someone", |a| a.name.as_str());
+        Ok(Caption {
+            text: format!("{who} at {}", moment.event.venue),
+            language,
+        })
     }
 }
 
