@@ -440,7 +440,7 @@ fn test(wasm: &Path, dir: &Path, args: &RunArgs, bless: bool) -> Result<()> {
         };
         let stats = outcome.as_ref().ok().map(|(_, s)| *s);
         println!(
-            "  {} {name}{}",
+            "  {} {name:<28}{}",
             if pass { "PASS" } else { "FAIL" },
             stats.map(format_stats).unwrap_or_default()
         );
@@ -526,6 +526,12 @@ fn bench(wasm: &Path, dir: &Path, args: &RunArgs, iterations: u32) -> Result<()>
     Ok(())
 }
 
+fn percentile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples.get(index).copied().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,10 +549,4 @@ mod tests {
             ("hostile-panic", "0.2.0")
         );
     }
-}
-
-fn percentile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-    samples.get(index).copied().unwrap_or_default()
 }

@@ -435,7 +435,7 @@ impl LoadedModule {
                 Bound::Tagger(t) => Some(t.piste_module_tagging().call_tag(store, moment)),
                 _ => None,
             },
-            |tags, max| wire::check_tags(tags, max),
+            wire::check_tags,
         )
     }
 
@@ -794,6 +794,7 @@ impl LoadedModule {
             .record(Instant::now());
         tracing::warn!(module = %self.info.name, kind = %error.kind, "{error}");
         if quarantined {
+            self.quarantined.store(true, Ordering::Release);
             tracing::error!(
                 module = %self.info.name,
                 "quarantined after {} faults within {} s; calls are refused until it is reloaded",
@@ -872,14 +873,14 @@ mod tests {
         let start = Instant::now();
         let mut window = FailureWindow::new(3, Duration::from_secs(10));
         assert!(!window.record(start));
-        assert!(!window.record(start + Duration::from_secs(1)));
+        assert!(!window.record(start + Duration::from_secs(5)));
         // The first fault has left the window by now: two in the window, not three.
-        assert!(!window.record(start + Duration::from_secs(11)));
+        assert!(!window.record(start + Duration::from_secs(12)));
         assert!(!window.is_quarantined());
-        assert!(window.record(start + Duration::from_secs(12)));
+        assert!(window.record(start + Duration::from_secs(13)));
         assert!(window.is_quarantined());
         // Quarantine is announced once.
-        assert!(!window.record(start + Duration::from_secs(13)));
+        assert!(!window.record(start + Duration::from_secs(14)));
     }
 
     #[test]
