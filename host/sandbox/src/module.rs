@@ -197,6 +197,8 @@ struct Instance {
 struct Pool {
     idle: Vec<Instance>,
     busy: usize,
+    /// Calls waiting for a slot; a release wakes one only if some wait (a wake is a syscall).
+    waiting: usize,
 }
 
 /// A module ready to be called. Cheap to share (`Arc`); calls may run concurrently up to
@@ -312,6 +314,7 @@ impl Sandbox {
             pool: Mutex::new(Pool {
                 idle: Vec::new(),
                 busy: 0,
+                waiting: 0,
             }),
             slot_freed: Condvar::new(),
             health: Mutex::new(FailureWindow::new(
@@ -828,11 +831,13 @@ impl LoadedModule {
                     None,
                 ));
             }
+            pool.waiting += 1;
             pool = self
                 .slot_freed
                 .wait_timeout(pool, give_up - now)
                 .expect("pool lock")
                 .0;
+            pool.waiting -= 1;
         }
         pool.busy += 1;
         Ok(pool.idle.pop())
@@ -844,8 +849,11 @@ impl LoadedModule {
         if let Some(instance) = instance {
             pool.idle.push(instance);
         }
+        let wake = pool.waiting > 0;
         drop(pool);
-        self.slot_freed.notify_one();
+        if wake {
+            self.slot_freed.notify_one();
+        }
     }
 }
 
