@@ -259,24 +259,32 @@ fn host_for(dir: &Path) -> TestHost {
 
 /// A TOML value as the host hands it to the module.
 fn config_value(value: &toml::Value) -> Result<ConfigValue, String> {
+    serde_json::from_value(config_value_json(value)?).map_err(|e| e.to_string())
+}
+
+/// A value of a module's `config.toml` in the JSON form of the WIT `config-value`
+/// (`{"Number": 141.5}`), which the SDK's and the host's types both deserialize: the
+/// one rule for what an operator may write, shared by `piste module test`.
+pub fn config_value_json(value: &toml::Value) -> Result<Value, String> {
     Ok(match value {
-        toml::Value::Boolean(b) => ConfigValue::Flag(*b),
-        toml::Value::Integer(i) => ConfigValue::Integer(*i),
-        toml::Value::Float(f) => ConfigValue::Number(*f),
-        toml::Value::String(s) => ConfigValue::Text(s.clone()),
-        toml::Value::Array(items) => ConfigValue::Texts(
-            items
+        toml::Value::Boolean(b) => json!({ "Flag": b }),
+        toml::Value::Integer(i) => json!({ "Integer": i }),
+        toml::Value::Float(f) => json!({ "Number": f }),
+        toml::Value::String(s) => json!({ "Text": s }),
+        toml::Value::Array(items) => {
+            let texts = items
                 .iter()
                 .map(|item| {
-                    item.as_str()
-                        .map(str::to_owned)
-                        .ok_or("lists may hold only strings")
+                    item.as_str().map(str::to_owned).ok_or_else(|| {
+                        format!("lists may hold only strings, found {}", item.type_str())
+                    })
                 })
-                .collect::<Result<_, _>>()?,
-        ),
+                .collect::<Result<Vec<_>, _>>()?;
+            json!({ "Texts": texts })
+        }
         other => {
             return Err(format!(
-                "a {} is not a module config value",
+                "a {} is not a module config value (use a boolean, integer, float, string or list of strings)",
                 other.type_str()
             ));
         }

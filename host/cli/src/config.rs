@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use piste_guest::testing::fixtures;
 use piste_sandbox::Limits;
 use piste_sandbox::bindings::ConfigValue;
 use serde::Deserialize;
@@ -48,28 +49,9 @@ impl ModuleConfig {
 }
 
 fn to_config_value(key: &str, value: &toml::Value) -> Result<ConfigValue> {
-    Ok(match value {
-        toml::Value::Boolean(b) => ConfigValue::Flag(*b),
-        toml::Value::Integer(i) => ConfigValue::Integer(*i),
-        toml::Value::Float(f) => ConfigValue::Number(*f),
-        toml::Value::String(s) => ConfigValue::Text(s.clone()),
-        toml::Value::Array(items) => ConfigValue::Texts(
-            items
-                .iter()
-                .map(|item| match item {
-                    toml::Value::String(s) => Ok(s.clone()),
-                    other => bail!(
-                        "config key `{key}`: lists may hold only strings, found {}",
-                        other.type_str()
-                    ),
-                })
-                .collect::<Result<_>>()?,
-        ),
-        other => bail!(
-            "config key `{key}`: a {} is not a module config value (use a boolean, integer, float, string or list of strings)",
-            other.type_str()
-        ),
-    })
+    let json = fixtures::config_value_json(value)
+        .map_err(|e| anyhow::anyhow!("config key `{key}`: {e}"))?;
+    serde_json::from_value(json).with_context(|| format!("config key `{key}`"))
 }
 
 #[cfg(test)]
