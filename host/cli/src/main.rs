@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod keys;
 mod module;
+mod replay;
 mod template;
 
 use anyhow::Result;
@@ -30,6 +31,9 @@ enum Command {
     Module(module::ModuleCommand),
     /// Run the three example modules on sample moments and print what they decide.
     Demo(demo::DemoArgs),
+    /// Replays: 3D reconstruction of key moments from calibrated cameras.
+    #[command(subcommand)]
+    Replay(replay::ReplayCommand),
 }
 
 fn main() {
@@ -39,6 +43,7 @@ fn main() {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Module(cmd) => module::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Replay(cmd) => replay::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,0 +1,92 @@
+//! `piste replay hull` on the real Middlebury dinoSparseRing data set, and on broken input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dataset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/middlebury/dinoSparseRing")
+}
+
+fn piste(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_piste"))
+        .args(args)
+        .output()
+        .expect("run piste");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn leave_one_view_out_on_the_dino_prints_per_view_iou_and_their_mean() {
+    let dir = dataset();
+    let (ok, stdout, stderr) = piste(&[
+        "replay",
+        "hull",
+        "--dataset",
+        dir.to_str().unwrap(),
+        "--loo",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["views"], 15);
+    let per_view = report["loo"]["per_view"].as_array().unwrap();
+    assert_eq!(per_view.len(), 15);
+    let mean = report["loo"]["mean_iou"].as_f64().unwrap();
+    let recomputed = per_view
+        .iter()
+        .map(|v| v["iou"].as_f64().unwrap())
+        .sum::<f64>()
+        / 15.0;
+    assert!((mean - recomputed).abs() < 1e-12);
+    assert!(mean >= 0.90, "mean leave-one-view-out IoU {mean}");
+}
+
+#[test]
+fn a_malformed_calibration_names_file_line_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let par = std::fs::read_to_string(dataset().join("dinoSR_par.txt")).unwrap();
+    let broken = par.replacen("3325.500000", "3325.5O0000", 3);
+    std::fs::write(tmp.path().join("dinoSR_par.txt"), broken).unwrap();
+    let (ok, _, stderr) = piste(&["replay", "hull", "--dataset", tmp.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("dinoSR_par.txt:2: k22: `3325.5O0000` is not a finite number"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_image_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dataset().join("dinoSR_par.txt"),
+        tmp.path().join("dinoSR_par.txt"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = piste(&["replay", "hull", "--dataset", tmp.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot open") && stderr.contains("dinoSR0001.png"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_damaged_image_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = dataset();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let png = tmp.path().join("dinoSR0003.png");
+    let bytes = std::fs::read(&png).unwrap();
+    std::fs::write(&png, &bytes[..bytes.len() / 2]).unwrap();
+    let (ok, _, stderr) = piste(&["replay", "hull", "--dataset", tmp.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("dinoSR0003.png"), "{stderr}");
+}

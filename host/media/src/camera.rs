@@ -1,0 +1,161 @@
+//! A calibrated camera: pinhole intrinsics, Brown–Conrady radial and tangential
+//! distortion, and a world-to-camera pose (`x_cam = R x_world + t`).
+
+use glam::{DMat3, DVec2, DVec3};
+use serde::{Deserialize, Serialize};
+
+/// Lens distortion in OpenCV's order `(k1, k2, p1, p2, k3)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distortion {
+    /// Radial, r².
+    pub k1: f64,
+    /// Radial, r⁴.
+    pub k2: f64,
+    /// Tangential.
+    pub p1: f64,
+    /// Tangential.
+    pub p2: f64,
+    /// Radial, r⁶.
+    pub k3: f64,
+}
+
+impl Distortion {
+    /// Whether the lens is modelled as distortion-free.
+    pub fn is_zero(&self) -> bool {
+        *self == Distortion::default()
+    }
+
+    /// Distorts normalised image coordinates.
+    pub fn apply(&self, p: DVec2) -> DVec2 {
+        if self.is_zero() {
+            return p;
+        }
+        let r2 = p.length_squared();
+        let radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3));
+        let (x, y) = (p.x, p.y);
+        DVec2::new(
+            x * radial + 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x),
+            y * radial + self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y,
+        )
+    }
+
+    /// Undistorts normalised image coordinates (fixed-point iteration, as OpenCV does).
+    pub fn remove(&self, distorted: DVec2) -> DVec2 {
+        if self.is_zero() {
+            return distorted;
+        }
+        let mut p = distorted;
+        for _ in 0..20 {
+            let error = self.apply(p) - distorted;
+            p -= error;
+            if error.length_squared() < 1e-24 {
+                break;
+            }
+        }
+        p
+    }
+}
+
+/// A calibrated camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Camera {
+    /// Name, usually the image or device it belongs to.
+    pub name: String,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// The intrinsic matrix `K` (row-major in files; glam stores columns).
+    pub k: DMat3,
+    /// Lens distortion.
+    pub distortion: Distortion,
+    /// World-to-camera rotation.
+    pub r: DMat3,
+    /// World-to-camera translation.
+    pub t: DVec3,
+}
+
+impl Camera {
+    /// The camera's centre in world coordinates, `-Rᵀ t`.
+    pub fn center(&self) -> DVec3 {
+        -(self.r.transpose() * self.t)
+    }
+
+    /// A world point in camera coordinates.
+    pub fn to_camera(&self, world: DVec3) -> DVec3 {
+        self.r * world + self.t
+    }
+
+    /// Projects a world point to pixel coordinates (origin at the top-left corner of the
+    /// top-left pixel's centre, x right, y down); `None` behind the camera.
+    pub fn project(&self, world: DVec3) -> Option<DVec2> {
+        let c = self.to_camera(world);
+        if c.z <= 1e-12 {
+            return None;
+        }
+        let normalised = self.distortion.apply(DVec2::new(c.x / c.z, c.y / c.z));
+        let p = self.k * normalised.extend(1.0);
+        Some(DVec2::new(p.x, p.y))
+    }
+
+    /// The unit direction, in world coordinates, of the ray through a pixel.
+    pub fn ray(&self, pixel: DVec2) -> DVec3 {
+        let n = self.k.inverse() * pixel.extend(1.0);
+        let undistorted = self.distortion.remove(DVec2::new(n.x / n.z, n.y / n.z));
+        (self.r.transpose() * undistorted.extend(1.0)).normalize()
+    }
+
+    /// Whether a pixel position lies inside the image.
+    pub fn in_image(&self, p: DVec2) -> bool {
+        p.x >= -0.5
+            && p.y >= -0.5
+            && p.x < f64::from(self.width) - 0.5
+            && p.y < f64::from(self.height) - 0.5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera(distortion: Distortion) -> Camera {
+        Camera {
+            name: "c".into(),
+            width: 640,
+            height: 480,
+            k: DMat3::from_cols(
+                DVec3::new(800.0, 0.0, 0.0),
+                DVec3::new(0.0, 810.0, 0.0),
+                DVec3::new(320.0, 240.0, 1.0),
+            ),
+            distortion,
+            r: DMat3::from_rotation_y(0.3),
+            t: DVec3::new(0.1, -0.2, 3.0),
+        }
+    }
+
+    #[test]
+    fn a_projected_point_lies_on_the_ray_through_its_pixel() {
+        let lens = Distortion {
+            k1: -0.2,
+            k2: 0.05,
+            p1: 0.001,
+            p2: -0.002,
+            k3: 0.0,
+        };
+        for cam in [camera(Distortion::default()), camera(lens)] {
+            let point = DVec3::new(0.3, -0.1, 0.5);
+            let pixel = cam.project(point).unwrap();
+            let ray = cam.ray(pixel);
+            let to_point = (point - cam.center()).normalize();
+            assert!((ray - to_point).length() < 1e-9, "{ray} vs {to_point}");
+        }
+    }
+
+    #[test]
+    fn points_behind_the_camera_do_not_project() {
+        let cam = camera(Distortion::default());
+        let behind = cam.center() - cam.r.transpose() * DVec3::Z;
+        assert_eq!(cam.project(behind), None);
+    }
+}

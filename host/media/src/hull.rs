@@ -1,0 +1,372 @@
+//! The visual hull: octree carving of a voxel grid against calibrated silhouettes, with
+//! per-camera summed-area tables so a whole cell is tested against a view in four reads.
+//! Views where a cell projects partly outside the image never carve it (the subject may
+//! have left that camera's field), and a configurable number of views may disagree.
+
+use glam::{DVec2, DVec3};
+use rayon::prelude::*;
+
+use crate::camera::Camera;
+use crate::image::{Integral, Mask};
+
+/// One calibrated silhouette.
+pub struct View<'a> {
+    /// The camera.
+    pub camera: &'a Camera,
+    /// The subject's mask in that camera.
+    pub mask: &'a Mask,
+    integral: Integral,
+}
+
+impl<'a> View<'a> {
+    /// Prepares a view (builds its summed-area table).
+    pub fn new(camera: &'a Camera, mask: &'a Mask) -> Self {
+        View {
+            camera,
+            mask,
+            integral: mask.integral(),
+        }
+    }
+}
+
+/// An axis-aligned box in world coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// The lowest corner.
+    pub min: DVec3,
+    /// The highest corner.
+    pub max: DVec3,
+}
+
+/// How to carve.
+#[derive(Debug, Clone, Copy)]
+pub struct Carving {
+    /// Voxels per axis; a power of two.
+    pub resolution: u32,
+    /// How many views may see a voxel outside their silhouette before it is carved away
+    /// (0: every view must agree it is inside).
+    pub tolerance: u32,
+}
+
+/// What a view says about a cell.
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Outside,
+    Inside,
+    Partly,
+}
+
+/// A carved voxel grid.
+#[derive(Debug, Clone)]
+pub struct Hull {
+    /// The box the grid spans.
+    pub bounds: Bounds,
+    /// Voxels per axis.
+    pub resolution: u32,
+    /// `resolution³` flags, index `x + n (y + n z)`.
+    pub occupied: Vec<bool>,
+}
+
+/// Carves the visual hull of `views` inside `bounds`.
+pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
+    let n = carving.resolution;
+    assert!(
+        n.is_power_of_two() && n >= 4,
+        "resolution must be a power of two, at least 4"
+    );
+    let voxel = (bounds.max - bounds.min) / f64::from(n);
+    let carver = Carver {
+        views,
+        min: bounds.min,
+        voxel,
+        n,
+        tolerance: carving.tolerance,
+    };
+    // Eight-cube top cells, carved in parallel; each returns its occupied voxel indices.
+    let top = 4u32;
+    let size = n / top;
+    let cells: Vec<(u32, u32, u32)> = (0..top)
+        .flat_map(|z| {
+            (0..top).flat_map(move |y| (0..top).map(move |x| (x * size, y * size, z * size)))
+        })
+        .collect();
+    let parts: Vec<Vec<u32>> = cells
+        .par_iter()
+        .map(|&(x, y, z)| {
+            let mut out = Vec::new();
+            carver.visit(x, y, z, size, &mut out);
+            out
+        })
+        .collect();
+    let mut occupied = vec![false; (n as usize).pow(3)];
+    for index in parts.into_iter().flatten() {
+        occupied[index as usize] = true;
+    }
+    Hull {
+        bounds,
+        resolution: n,
+        occupied,
+    }
+}
+
+struct Carver<'v, 'a> {
+    views: &'v [View<'a>],
+    min: DVec3,
+    voxel: DVec3,
+    n: u32,
+    tolerance: u32,
+}
+
+impl Carver<'_, '_> {
+    fn visit(&self, x: u32, y: u32, z: u32, size: u32, out: &mut Vec<u32>) {
+        let lo = self.min + self.voxel * DVec3::new(f64::from(x), f64::from(y), f64::from(z));
+        let hi = lo + self.voxel * f64::from(size);
+        if size == 1 {
+            if self.leaf_occupied((lo + hi) * 0.5) {
+                out.push(x + self.n * (y + self.n * z));
+            }
+            return;
+        }
+        let mut outside = 0;
+        let mut all_inside = true;
+        for view in self.views {
+            match verdict(view, lo, hi) {
+                Verdict::Outside => {
+                    outside += 1;
+                    all_inside = false;
+                    if outside > self.tolerance {
+                        return;
+                    }
+                }
+                Verdict::Partly => all_inside = false,
+                Verdict::Inside => {}
+            }
+        }
+        if all_inside {
+            for dz in 0..size {
+                for dy in 0..size {
+                    for dx in 0..size {
+                        out.push((x + dx) + self.n * ((y + dy) + self.n * (z + dz)));
+                    }
+                }
+            }
+            return;
+        }
+        let half = size / 2;
+        for dz in [0, half] {
+            for dy in [0, half] {
+                for dx in [0, half] {
+                    self.visit(x + dx, y + dy, z + dz, half, out);
+                }
+            }
+        }
+    }
+
+    fn leaf_occupied(&self, center: DVec3) -> bool {
+        let mut misses = 0;
+        for view in self.views {
+            let Some(p) = view.camera.project(center) else {
+                continue;
+            };
+            if !view.camera.in_image(p) {
+                continue;
+            }
+            let (px, py) = (p.x.round() as u32, p.y.round() as u32);
+            if !view
+                .mask
+                .get(px.min(view.mask.width - 1), py.min(view.mask.height - 1))
+            {
+                misses += 1;
+                if misses > self.tolerance {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Projects a box's corners and tests the pixels whose centres fall in their bounding rectangle.
+fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
+    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+    for i in 0..8 {
+        let corner = DVec3::new(
+            if i & 1 == 0 { lo.x } else { hi.x },
+            if i & 2 == 0 { lo.y } else { hi.y },
+            if i & 4 == 0 { lo.z } else { hi.z },
+        );
+        let Some(p) = view.camera.project(corner) else {
+            return Verdict::Partly;
+        };
+        min = min.min(p);
+        max = max.max(p);
+    }
+    let (w, h) = (i64::from(view.mask.width), i64::from(view.mask.height));
+    let (x0, y0) = (min.x.ceil() as i64, min.y.ceil() as i64);
+    let (x1, y1) = (max.x.floor() as i64 + 1, max.y.floor() as i64 + 1);
+    let (x0, x1) = if x0 >= x1 {
+        (min.x.round() as i64, min.x.round() as i64 + 1)
+    } else {
+        (x0, x1)
+    };
+    let (y0, y1) = if y0 >= y1 {
+        (min.y.round() as i64, min.y.round() as i64 + 1)
+    } else {
+        (y0, y1)
+    };
+    let within = x0 >= 0 && y0 >= 0 && x1 <= w && y1 <= h;
+    let (set, area) = view.integral.count(x0, y0, x1, y1);
+    match (within, set) {
+        (true, 0) => Verdict::Outside,
+        (true, s) if s == area => Verdict::Inside,
+        _ => Verdict::Partly,
+    }
+}
+
+impl Hull {
+    /// The size of one voxel.
+    pub fn voxel_size(&self) -> DVec3 {
+        (self.bounds.max - self.bounds.min) / f64::from(self.resolution)
+    }
+
+    /// How many voxels are occupied.
+    pub fn count(&self) -> usize {
+        self.occupied.iter().filter(|v| **v).count()
+    }
+
+    /// Whether voxel `(x, y, z)` is occupied; outside the grid is empty.
+    pub fn get(&self, x: i64, y: i64, z: i64) -> bool {
+        let n = i64::from(self.resolution);
+        if x < 0 || y < 0 || z < 0 || x >= n || y >= n || z >= n {
+            return false;
+        }
+        self.occupied[(x + n * (y + n * z)) as usize]
+    }
+
+    /// The hull's silhouette seen by `camera`: each occupied voxel on the surface is
+    /// drawn as the convex polygon its corners project to, filling the pixels whose
+    /// centres lie inside it.
+    pub fn render_mask(&self, camera: &Camera) -> Mask {
+        let n = i64::from(self.resolution);
+        let voxel = self.voxel_size();
+        let rows: Vec<Vec<(u32, u32)>> = (0..n)
+            .into_par_iter()
+            .map(|z| {
+                let mut pixels = Vec::new();
+                for y in 0..n {
+                    for x in 0..n {
+                        if !self.get(x, y, z) || self.is_interior(x, y, z) {
+                            continue;
+                        }
+                        let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
+                        footprint(camera, lo, lo + voxel, &mut pixels);
+                    }
+                }
+                pixels
+            })
+            .collect();
+        let mut mask = Mask::empty(camera.width, camera.height);
+        for (x, y) in rows.into_iter().flatten() {
+            mask.set(x, y, true);
+        }
+        mask
+    }
+
+    fn is_interior(&self, x: i64, y: i64, z: i64) -> bool {
+        self.get(x - 1, y, z)
+            && self.get(x + 1, y, z)
+            && self.get(x, y - 1, z)
+            && self.get(x, y + 1, z)
+            && self.get(x, y, z - 1)
+            && self.get(x, y, z + 1)
+    }
+}
+
+/// Pixels whose centres lie inside the projection of a box.
+fn footprint(camera: &Camera, lo: DVec3, hi: DVec3, out: &mut Vec<(u32, u32)>) {
+    let mut corners = [DVec2::ZERO; 8];
+    for (i, corner) in corners.iter_mut().enumerate() {
+        let p = DVec3::new(
+            if i & 1 == 0 { lo.x } else { hi.x },
+            if i & 2 == 0 { lo.y } else { hi.y },
+            if i & 4 == 0 { lo.z } else { hi.z },
+        );
+        match camera.project(p) {
+            Some(q) => *corner = q,
+            None => return,
+        }
+    }
+    let polygon = convex_hull(&mut corners);
+    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+    for p in &polygon {
+        min = min.min(*p);
+        max = max.max(*p);
+    }
+    let x0 = min.x.ceil().max(0.0) as u32;
+    let y0 = min.y.ceil().max(0.0) as u32;
+    let x1 = (max.x.floor() + 1.0).min(f64::from(camera.width)).max(0.0) as u32;
+    let y1 = (max.y.floor() + 1.0).min(f64::from(camera.height)).max(0.0) as u32;
+    for py in y0..y1 {
+        for px in x0..x1 {
+            if inside_convex(&polygon, DVec2::new(f64::from(px), f64::from(py))) {
+                out.push((px, py));
+            }
+        }
+    }
+}
+
+/// The convex hull of points, counter-clockwise (Andrew's monotone chain).
+fn convex_hull(points: &mut [DVec2]) -> Vec<DVec2> {
+    points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    let cross = |o: DVec2, a: DVec2, b: DVec2| (a - o).perp_dot(b - o);
+    let mut hull: Vec<DVec2> = Vec::with_capacity(points.len() * 2);
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &DVec2>> = if pass == 0 {
+            Box::new(points.iter())
+        } else {
+            Box::new(points.iter().rev())
+        };
+        for p in iter {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], *p) <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(*p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+fn inside_convex(polygon: &[DVec2], p: DVec2) -> bool {
+    if polygon.len() < 3 {
+        return false;
+    }
+    (0..polygon.len()).all(|i| {
+        let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);
+        (b - a).perp_dot(p - a) >= 0.0
+    })
+}
+
+/// Leave-one-view-out silhouette IoU: for each view, carve from all the others, render the
+/// hull into the view left out, and compare with its own silhouette. Returns one IoU per view.
+pub fn leave_one_out(
+    cameras: &[Camera],
+    masks: &[Mask],
+    bounds: Bounds,
+    carving: Carving,
+) -> Vec<f64> {
+    assert_eq!(cameras.len(), masks.len(), "one mask per camera");
+    (0..cameras.len())
+        .map(|left_out| {
+            let views: Vec<View<'_>> = (0..cameras.len())
+                .filter(|i| *i != left_out)
+                .map(|i| View::new(&cameras[i], &masks[i]))
+                .collect();
+            let hull = carve(&views, bounds, carving);
+            crate::metrics::iou(&hull.render_mask(&cameras[left_out]), &masks[left_out])
+        })
+        .collect()
+}

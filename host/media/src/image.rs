@@ -1,0 +1,130 @@
+//! Image buffers: 8-bit RGB frames and binary masks, row-major, no padding.
+
+/// An 8-bit RGB image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes, row-major.
+    pub data: Vec<u8>,
+}
+
+impl RgbImage {
+    /// Wraps a buffer; `None` if its length does not match the size.
+    pub fn new(width: u32, height: u32, data: Vec<u8>) -> Option<Self> {
+        (data.len() == width as usize * height as usize * 3).then_some(RgbImage {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// The pixel at `(x, y)`.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+}
+
+/// A binary mask: `true` where the subject is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height` values, row-major.
+    pub data: Vec<bool>,
+}
+
+impl Mask {
+    /// An all-`false` mask.
+    pub fn empty(width: u32, height: u32) -> Self {
+        Mask {
+            width,
+            height,
+            data: vec![false; width as usize * height as usize],
+        }
+    }
+
+    /// The value at `(x, y)`.
+    pub fn get(&self, x: u32, y: u32) -> bool {
+        self.data[y as usize * self.width as usize + x as usize]
+    }
+
+    /// Sets the value at `(x, y)`.
+    pub fn set(&mut self, x: u32, y: u32, value: bool) {
+        let w = self.width as usize;
+        self.data[y as usize * w + x as usize] = value;
+    }
+
+    /// How many pixels are set.
+    pub fn count(&self) -> usize {
+        self.data.iter().filter(|v| **v).count()
+    }
+
+    /// A summed-area table: entry `(x, y)` of the `(w+1) x (h+1)` table counts the set
+    /// pixels above and left of `(x, y)`, so any rectangle is counted in four reads.
+    pub fn integral(&self) -> Integral {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut sums = vec![0u32; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let mut row = 0u32;
+            for x in 0..w {
+                row += u32::from(self.data[y * w + x]);
+                sums[(y + 1) * (w + 1) + x + 1] = sums[y * (w + 1) + x + 1] + row;
+            }
+        }
+        Integral {
+            width: self.width,
+            height: self.height,
+            sums,
+        }
+    }
+}
+
+/// A summed-area table of a [`Mask`].
+#[derive(Debug, Clone)]
+pub struct Integral {
+    width: u32,
+    height: u32,
+    sums: Vec<u32>,
+}
+
+impl Integral {
+    /// Set pixels in the half-open rectangle `[x0, x1) x [y0, y1)`, clipped to the image,
+    /// and the rectangle's area inside the image.
+    pub fn count(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> (u32, u32) {
+        let clamp_x = |v: i64| v.clamp(0, i64::from(self.width)) as usize;
+        let clamp_y = |v: i64| v.clamp(0, i64::from(self.height)) as usize;
+        let (x0, x1, y0, y1) = (clamp_x(x0), clamp_x(x1), clamp_y(y0), clamp_y(y1));
+        if x0 >= x1 || y0 >= y1 {
+            return (0, 0);
+        }
+        let w = self.width as usize + 1;
+        let at = |x: usize, y: usize| self.sums[y * w + x];
+        let set = at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0);
+        (set, ((x1 - x0) * (y1 - y0)) as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_integral_counts_rectangles() {
+        let mut mask = Mask::empty(5, 4);
+        for (x, y) in [(1, 1), (2, 1), (2, 2), (4, 3)] {
+            mask.set(x, y, true);
+        }
+        let table = mask.integral();
+        assert_eq!(table.count(0, 0, 5, 4), (4, 20));
+        assert_eq!(table.count(1, 1, 3, 3), (3, 4));
+        assert_eq!(table.count(-10, -10, 2, 2), (1, 4), "clipped to the image");
+        assert_eq!(table.count(4, 3, 99, 99), (1, 1));
+        assert_eq!(table.count(3, 0, 3, 4), (0, 0));
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the replay engine against real data.
+
+mod middlebury;
