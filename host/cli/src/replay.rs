@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use glam::DVec3;
 use piste_media::hull::{self, Bounds, Carving};
+use piste_media::mesh::Mesh;
 use piste_media::silhouette::Recipe;
 use piste_media::{Camera, Mask, RgbImage, calib};
 use serde_json::json;
@@ -38,6 +39,9 @@ pub struct HullArgs {
     /// Leave each view out in turn and report its silhouette IoU.
     #[arg(long)]
     loo: bool,
+    /// Write the hull's surface mesh here (`.ply` or `.glb`, by extension).
+    #[arg(long)]
+    mesh: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -91,6 +95,24 @@ fn hull_command(args: &HullArgs) -> Result<()> {
     let carve_s = t.elapsed().as_secs_f64();
     let voxel = full.voxel_size();
     let volume = full.count() as f64 * voxel.x * voxel.y * voxel.z;
+    if let Some(path) = &args.mesh {
+        let mesh = Mesh::from_hull(&full);
+        let bytes = match path.extension().and_then(|e| e.to_str()) {
+            Some("ply") => mesh.to_ply(),
+            Some("glb") => mesh.to_glb(),
+            _ => bail!(
+                "--mesh {}: the file name must end in .ply or .glb",
+                path.display()
+            ),
+        };
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "mesh: {} vertices, {} triangles -> {}",
+            mesh.positions.len(),
+            mesh.triangles.len(),
+            path.display()
+        );
+    }
     let loo = if args.loo {
         let t = Instant::now();
         let ious = hull::leave_one_out(&cameras, &masks, bounds, carving);

@@ -90,3 +90,44 @@ fn a_damaged_image_is_a_clear_error() {
     assert!(!ok);
     assert!(stderr.contains("dinoSR0003.png"), "{stderr}");
 }
+
+#[test]
+fn the_hull_is_exported_as_ply_and_glb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = dataset();
+    for name in ["dino.ply", "dino.glb"] {
+        let out = tmp.path().join(name);
+        let (ok, _, stderr) = piste(&[
+            "replay",
+            "hull",
+            "--dataset",
+            dir.to_str().unwrap(),
+            "--resolution",
+            "64",
+            "--mesh",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{stderr}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(
+            bytes.starts_with(if name.ends_with("ply") {
+                b"ply\n"
+            } else {
+                b"glTF"
+            }),
+            "{name}"
+        );
+        assert!(stderr.contains("triangles"), "{stderr}");
+    }
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "hull",
+        "--dataset",
+        dir.to_str().unwrap(),
+        "--resolution",
+        "8",
+        "--mesh",
+        "x.obj",
+    ]);
+    assert!(!ok && stderr.contains(".ply or .glb"), "{stderr}");
+}
