@@ -24,6 +24,10 @@ const APT_PACKAGES: &[&str] = &["pkg-config", "python3", "ca-certificates"];
 /// Tools from crates.io the tests need: (binary, crate, version).
 const CARGO_TOOLS: &[(&str, &str, &str)] = &[("wasmsign2", "wasmsign2-cli", "0.2.6")];
 
+/// Packages from the npm registry the tests need, installed under TARGET/tools:
+/// the Khronos glTF validator checks the meshes piste exports.
+const NPM_TOOLS: &[&str] = &["gltf-validator@2.0.0-dev.3.10"];
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {
@@ -58,6 +62,11 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
+}
+
+/// Where npm tools are installed.
+fn tools_dir() -> PathBuf {
+    target_dir().join("tools")
 }
 
 /// Where the built modules go.
@@ -138,6 +147,37 @@ fn setup() -> Result<()> {
         Err(_) => bail!(
             "rustup is not installed: install Rust with rustup, then run `cargo xtask setup` again"
         ),
+    }
+    if !(have("node") && have("npm")) {
+        println!("node and npm: installing");
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "nodejs",
+                "npm",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    for package in NPM_TOOLS {
+        let name = package.rsplit_once('@').map_or(*package, |(name, _)| name);
+        if tools_dir()
+            .join("node_modules")
+            .join(name)
+            .join("package.json")
+            .is_file()
+        {
+            println!("{name}: present");
+        } else {
+            println!("{name}: installing {package}");
+            std::fs::create_dir_all(tools_dir())?;
+            run(Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(tools_dir())
+                .arg(package))?;
+        }
     }
     for (binary, krate, version) in CARGO_TOOLS {
         if have(binary) {

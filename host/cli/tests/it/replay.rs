@@ -131,3 +131,63 @@ fn the_hull_is_exported_as_ply_and_glb() {
     ]);
     assert!(!ok && stderr.contains(".ply or .glb"), "{stderr}");
 }
+
+/// Checks a GLB with the Khronos glTF validator (installed by `cargo xtask setup`).
+fn validate_glb(path: &Path) -> String {
+    let tools = std::env::var_os("PISTE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools"));
+    let validator = tools.join("node_modules/gltf-validator");
+    assert!(
+        validator.is_dir(),
+        "no glTF validator in {}: run `cargo xtask setup`",
+        tools.display()
+    );
+    let script = r#"
+        const v = require(process.argv[1]);
+        const data = new Uint8Array(require('fs').readFileSync(process.argv[2]));
+        v.validateBytes(data).then(r => {
+            console.log(JSON.stringify({ errors: r.issues.numErrors, warnings: r.issues.numWarnings, messages: r.issues.messages }));
+        }, e => { console.error(String(e)); process.exit(2); });
+    "#;
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(&validator)
+        .arg(path)
+        .output()
+        .expect("node is installed by `cargo xtask setup`");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_khronos_validator_accepts_the_glb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("dino.glb");
+    let dir = dataset();
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "hull",
+        "--dataset",
+        dir.to_str().unwrap(),
+        "--resolution",
+        "64",
+        "--mesh",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(validate_glb(&out).trim()).unwrap();
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["warnings"], 0, "{report}");
+    // And the validator does catch a broken file.
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(&out, bytes).unwrap();
+    let broken: serde_json::Value = serde_json::from_str(validate_glb(&out).trim()).unwrap();
+    assert!(broken["errors"].as_u64().unwrap() > 0, "{broken}");
+}
