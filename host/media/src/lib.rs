@@ -14,6 +14,7 @@ pub mod calib;
 mod camera;
 pub mod hull;
 mod image;
+pub mod kinematics;
 pub mod mesh;
 pub mod metrics;
 pub mod silhouette;
