@@ -15,6 +15,7 @@ mod camera;
 pub mod hull;
 mod image;
 pub mod kinematics;
+pub mod matting;
 pub mod mesh;
 pub mod metrics;
 pub mod silhouette;
