@@ -18,6 +18,7 @@ pub mod kinematics;
 pub mod matting;
 pub mod mesh;
 pub mod metrics;
+pub mod render;
 pub mod silhouette;
 
 pub use camera::{Camera, Distortion};

@@ -1,0 +1,3 @@
+//! Replay renders: the spacetime slice (one image of several phases of a movement).
+
+pub mod slice;
