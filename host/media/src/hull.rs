@@ -247,11 +247,23 @@ impl Hull {
     /// drawn as the convex polygon its corners project to, filling the pixels whose
     /// centres lie inside it.
     pub fn render_mask(&self, camera: &Camera) -> Mask {
+        let depth = self.render_depth(camera);
+        Mask {
+            width: camera.width,
+            height: camera.height,
+            data: depth.voxel.iter().map(|v| *v != u32::MAX).collect(),
+        }
+    }
+
+    /// The hull as `camera` sees it: per pixel, the nearest surface voxel and its depth
+    /// (a z-buffer of the voxels' projected footprints).
+    pub fn render_depth(&self, camera: &Camera) -> DepthMap {
         let n = i64::from(self.resolution);
         let voxel = self.voxel_size();
-        let rows: Vec<Vec<(u32, u32)>> = (0..n)
+        let slabs: Vec<Vec<(u32, u32, f32, u32)>> = (0..n)
             .into_par_iter()
             .map(|z| {
+                let mut hits = Vec::new();
                 let mut pixels = Vec::new();
                 for y in 0..n {
                     for x in 0..n {
@@ -259,17 +271,40 @@ impl Hull {
                             continue;
                         }
                         let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
+                        let depth = camera.to_camera(lo + voxel * 0.5).z as f32;
+                        pixels.clear();
                         footprint(camera, lo, lo + voxel, &mut pixels);
+                        let index = (x + n * (y + n * z)) as u32;
+                        hits.extend(pixels.iter().map(|&(px, py)| (px, py, depth, index)));
                     }
                 }
-                pixels
+                hits
             })
             .collect();
-        let mut mask = Mask::empty(camera.width, camera.height);
-        for (x, y) in rows.into_iter().flatten() {
-            mask.set(x, y, true);
+        let size = camera.width as usize * camera.height as usize;
+        let mut map = DepthMap {
+            width: camera.width,
+            height: camera.height,
+            depth: vec![f32::INFINITY; size],
+            voxel: vec![u32::MAX; size],
+        };
+        for (px, py, depth, index) in slabs.into_iter().flatten() {
+            let i = py as usize * camera.width as usize + px as usize;
+            if depth < map.depth[i] {
+                map.depth[i] = depth;
+                map.voxel[i] = index;
+            }
         }
-        mask
+        map
+    }
+
+    /// The centre of voxel `index` (as stored in a [`DepthMap`]).
+    pub fn voxel_center(&self, index: u32) -> DVec3 {
+        let n = self.resolution as usize;
+        let i = index as usize;
+        self.bounds.min
+            + self.voxel_size()
+                * (DVec3::new((i % n) as f64, ((i / n) % n) as f64, (i / (n * n)) as f64) + 0.5)
     }
 
     fn is_interior(&self, x: i64, y: i64, z: i64) -> bool {
@@ -279,6 +314,30 @@ impl Hull {
             && self.get(x, y + 1, z)
             && self.get(x, y, z - 1)
             && self.get(x, y, z + 1)
+    }
+}
+
+/// A hull seen from one camera.
+#[derive(Debug, Clone)]
+pub struct DepthMap {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Camera-space depth of the nearest surface voxel; infinite where the hull is not seen.
+    pub depth: Vec<f32>,
+    /// That voxel's index (`x + n (y + n z)`), `u32::MAX` where the hull is not seen.
+    pub voxel: Vec<u32>,
+}
+
+impl DepthMap {
+    /// The depth at a (rounded) pixel position, infinite outside the image.
+    pub fn depth_at(&self, x: f64, y: f64) -> f32 {
+        let (x, y) = (x.round(), y.round());
+        if x < 0.0 || y < 0.0 || x >= f64::from(self.width) || y >= f64::from(self.height) {
+            return f32::INFINITY;
+        }
+        self.depth[y as usize * self.width as usize + x as usize]
     }
 }
 

@@ -102,3 +102,82 @@ fn the_hull_reprojects_onto_the_views_it_was_carved_from() {
         assert!(iou > 0.9, "{}: {iou}", camera.name);
     }
 }
+
+#[test]
+fn a_held_out_view_is_rendered_from_the_others() {
+    use piste_media::metrics::psnr;
+    use piste_media::render::view::{Source, Synthesis};
+    let dir = dataset();
+    let (cameras, masks) = views();
+    let images: Vec<RgbImage> = cameras
+        .iter()
+        .map(|c| load_png(&dir.join(&c.name)))
+        .collect();
+    let black = RgbImage::new(
+        cameras[0].width,
+        cameras[0].height,
+        vec![0; images[0].data.len()],
+    )
+    .unwrap();
+    let mut scores = Vec::new();
+    for held_out in [0, 5, 10] {
+        let others: Vec<usize> = (0..cameras.len()).filter(|i| *i != held_out).collect();
+        let views: Vec<_> = others
+            .iter()
+            .map(|&i| hull::View::new(&cameras[i], &masks[i]))
+            .collect();
+        let hull = hull::carve(
+            &views,
+            bounds(),
+            Carving {
+                resolution: 256,
+                tolerance: 0,
+            },
+        );
+        let sources = others
+            .iter()
+            .map(|&i| Source {
+                camera: &cameras[i],
+                frame: &images[i],
+                background: &black,
+                mask: Some(&masks[i]),
+            })
+            .collect();
+        let rendered = Synthesis::new(&hull, sources).render(&cameras[held_out], None);
+        let ours = psnr(&rendered, &images[held_out]);
+        if let Some(dir) = std::env::var_os("PISTE_DEBUG_PNG") {
+            let path = PathBuf::from(dir).join(format!("held_out_{held_out}.png"));
+            let mut both = rendered.data.clone();
+            both.extend_from_slice(&images[held_out].data);
+            let mut e = png::Encoder::new(
+                std::fs::File::create(path).unwrap(),
+                rendered.width,
+                rendered.height * 2,
+            );
+            e.set_color(png::ColorType::Rgb);
+            e.write_header().unwrap().write_image_data(&both).unwrap();
+        }
+        // Baseline: the nearest real camera's own image, as if it stood at the held-out pose.
+        let nearest = others
+            .iter()
+            .copied()
+            .min_by(|a, b| {
+                let d = |i: usize| (cameras[i].center() - cameras[held_out].center()).length();
+                d(*a).total_cmp(&d(*b))
+            })
+            .unwrap();
+        let baseline = psnr(&images[nearest], &images[held_out]);
+        println!(
+            "{} PSNR {ours:.2} dB (nearest camera's image: {baseline:.2} dB)",
+            cameras[held_out].name
+        );
+        scores.push((ours, baseline));
+    }
+    for (ours, baseline) in scores {
+        assert!(
+            ours > baseline + 3.0,
+            "rendering must beat the nearest raw image clearly: {ours} vs {baseline}"
+        );
+        assert!(ours > 17.0, "PSNR {ours}");
+    }
+}

@@ -1,0 +1,177 @@
+//! Novel views: the hull textured view-dependently from the real cameras that see each
+//! surface point (visibility by depth test), over the ground and background seen by the
+//! nearest cameras. Orbits, bullet-time sweeps and held-out-camera checks all render here.
+
+use glam::{DVec2, DVec3};
+use rayon::prelude::*;
+
+use crate::camera::Camera;
+use crate::hull::{DepthMap, Hull};
+use crate::image::{Mask, RgbImage};
+
+/// One real camera's view of the moment.
+pub struct Source<'a> {
+    /// The camera.
+    pub camera: &'a Camera,
+    /// Its frame at the instant rendered.
+    pub frame: &'a RgbImage,
+    /// Its clean background plate (the scene without the athlete).
+    pub background: &'a RgbImage,
+    /// The athlete's mask in its frame, if known: surface colour is taken only inside it.
+    pub mask: Option<&'a Mask>,
+}
+
+/// A hull and the cameras that texture it.
+pub struct Synthesis<'a> {
+    hull: &'a Hull,
+    sources: Vec<(Source<'a>, DepthMap)>,
+    /// How far behind the visible surface a point may lie and still count as seen.
+    tolerance: f32,
+}
+
+/// How many cameras blend into one pixel.
+const BLEND: usize = 2;
+
+impl<'a> Synthesis<'a> {
+    /// Prepares the sources (one depth map each).
+    pub fn new(hull: &'a Hull, sources: Vec<Source<'a>>) -> Self {
+        let tolerance = (hull.voxel_size().length() * 2.0) as f32;
+        let sources = sources
+            .into_iter()
+            .map(|s| {
+                let depth = hull.render_depth(s.camera);
+                (s, depth)
+            })
+            .collect();
+        Synthesis {
+            hull,
+            sources,
+            tolerance,
+        }
+    }
+
+    /// Renders the moment from `target`. With `ground_z`, background pixels come from the
+    /// ground plane at that height as the nearest cameras see it; otherwise from the
+    /// nearest camera's background in the same direction.
+    pub fn render(&self, target: &Camera, ground_z: Option<f64>) -> RgbImage {
+        let depth = self.hull.render_depth(target);
+        let (w, h) = (target.width as usize, target.height as usize);
+        let origin = target.center();
+        let rows: Vec<Vec<u8>> = (0..h)
+            .into_par_iter()
+            .map(|y| {
+                let mut row = Vec::with_capacity(w * 3);
+                for x in 0..w {
+                    let i = y * w + x;
+                    let ray = target.ray(DVec2::new(x as f64, y as f64));
+                    let colour = if depth.voxel[i] != u32::MAX {
+                        let point = self.hull.voxel_center(depth.voxel[i]);
+                        self.surface(point, origin)
+                    } else {
+                        self.background(origin, ray, ground_z)
+                    };
+                    row.extend_from_slice(&colour);
+                }
+                row
+            })
+            .collect();
+        RgbImage::new(target.width, target.height, rows.concat())
+            .expect("rows of the target's size")
+    }
+
+    /// The colour of a surface point seen from `eye`: the cameras whose viewing direction is
+    /// closest to the eye's and that see the point, blended by angle.
+    fn surface(&self, point: DVec3, eye: DVec3) -> [u8; 3] {
+        let to_eye = (eye - point).normalize();
+        let mut candidates: Vec<(f64, usize, DVec2)> = Vec::with_capacity(self.sources.len());
+        for (k, (source, depth)) in self.sources.iter().enumerate() {
+            let Some(p) = source.camera.project(point) else {
+                continue;
+            };
+            if !source.camera.in_image(p) {
+                continue;
+            }
+            let z = source.camera.to_camera(point).z as f32;
+            if z > depth.depth_at(p.x, p.y) + self.tolerance {
+                continue; // hidden behind another part of the body in that camera
+            }
+            let angle = to_eye.angle_between((source.camera.center() - point).normalize());
+            candidates.push((angle, k, p));
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        blend(
+            candidates
+                .iter()
+                .take(BLEND)
+                .map(|&(angle, k, p)| (angle, self.sources[k].0.frame, p)),
+        )
+    }
+
+    fn background(&self, eye: DVec3, ray: DVec3, ground_z: Option<f64>) -> [u8; 3] {
+        let point = match ground_z {
+            Some(g) if ray.z.abs() > 1e-9 && (g - eye.z) / ray.z > 0.0 => {
+                eye + ray * ((g - eye.z) / ray.z)
+            }
+            // The sky, or no ground: a point far along the ray.
+            _ => eye + ray * 1e4,
+        };
+        let to_eye = (eye - point).normalize();
+        let mut candidates: Vec<(f64, &RgbImage, DVec2)> = self
+            .sources
+            .iter()
+            .filter_map(|(s, _)| {
+                let p = s.camera.project(point)?;
+                s.camera.in_image(p).then(|| {
+                    (
+                        to_eye.angle_between((s.camera.center() - point).normalize()),
+                        s.background,
+                        p,
+                    )
+                })
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        blend(candidates.into_iter().take(BLEND))
+    }
+}
+
+/// Blends bilinear samples, weighted by the inverse of their viewing angle.
+fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 3] {
+    let (mut sum, mut weight) = ([0.0f64; 3], 0.0);
+    for (angle, image, p) in samples {
+        let w = 1.0 / (angle + 1e-3);
+        let c = bilinear(image, p);
+        for k in 0..3 {
+            sum[k] += c[k] * w;
+        }
+        weight += w;
+    }
+    if weight == 0.0 {
+        return [0, 0, 0];
+    }
+    sum.map(|v| (v / weight).round().clamp(0.0, 255.0) as u8)
+}
+
+fn bilinear(image: &RgbImage, p: DVec2) -> [f64; 3] {
+    let x = p.x.clamp(0.0, f64::from(image.width - 1));
+    let y = p.y.clamp(0.0, f64::from(image.height - 1));
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = (
+        (x0 + 1).min(image.width - 1),
+        (y0 + 1).min(image.height - 1),
+    );
+    let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
+    let mut out = [0.0; 3];
+    for (xx, yy, w) in [
+        (x0, y0, (1.0 - fx) * (1.0 - fy)),
+        (x1, y0, fx * (1.0 - fy)),
+        (x0, y1, (1.0 - fx) * fy),
+        (x1, y1, fx * fy),
+    ] {
+        let c = image.pixel(xx, yy);
+        for k in 0..3 {
+            out[k] += f64::from(c[k]) * w;
+        }
+    }
+    out
+}
