@@ -105,6 +105,52 @@ impl Camera {
         (self.r.transpose() * undistorted.extend(1.0)).normalize()
     }
 
+    /// A distortion-free camera at `eye` looking at `target`, with `up` pointing up in the
+    /// image, and intrinsics `k` for a `width` x `height` image.
+    pub fn look_at(
+        name: impl Into<String>,
+        eye: DVec3,
+        target: DVec3,
+        up: DVec3,
+        k: DMat3,
+        width: u32,
+        height: u32,
+    ) -> Camera {
+        let forward = (target - eye).normalize();
+        let right = forward.cross(up).normalize();
+        let down = forward.cross(right);
+        // Rows of R are the camera's axes in world coordinates: x right, y down, z forward.
+        let r = DMat3::from_cols(right, down, forward).transpose();
+        Camera {
+            name: name.into(),
+            width,
+            height,
+            k,
+            distortion: Distortion::default(),
+            r,
+            t: -(r * eye),
+        }
+    }
+
+    /// A camera between `a` (at `s` = 0) and `b` (at `s` = 1): centre and intrinsics
+    /// interpolated linearly, orientation by spherical interpolation; no distortion.
+    pub fn between(a: &Camera, b: &Camera, s: f64, name: impl Into<String>) -> Camera {
+        let qa = glam::DQuat::from_mat3(&a.r);
+        let qb = glam::DQuat::from_mat3(&b.r);
+        let r = DMat3::from_quat(qa.slerp(qb, s));
+        let center = a.center().lerp(b.center(), s);
+        let k = a.k * (1.0 - s) + b.k * s;
+        Camera {
+            name: name.into(),
+            width: a.width,
+            height: a.height,
+            k,
+            distortion: Distortion::default(),
+            r,
+            t: -(r * center),
+        }
+    }
+
     /// Whether a pixel position lies inside the image.
     pub fn in_image(&self, p: DVec2) -> bool {
         p.x >= -0.5
@@ -150,6 +196,41 @@ mod tests {
             let to_point = (point - cam.center()).normalize();
             assert!((ray - to_point).length() < 1e-9, "{ray} vs {to_point}");
         }
+    }
+
+    #[test]
+    fn look_at_centres_the_target_and_between_joins_two_cameras() {
+        let k = camera(Distortion::default()).k;
+        let target = DVec3::new(1.0, 2.0, 0.5);
+        let a = Camera::look_at(
+            "a",
+            DVec3::new(10.0, 2.0, 3.0),
+            target,
+            DVec3::Z,
+            k,
+            640,
+            480,
+        );
+        let p = a.project(target).unwrap();
+        assert!((p - DVec2::new(320.0, 240.0)).length() < 1e-9, "{p}");
+        // Up in the world is up in the image (smaller y).
+        assert!(a.project(target + DVec3::Z).unwrap().y < 240.0);
+        let b = Camera::look_at(
+            "b",
+            DVec3::new(1.0, 12.0, 3.0),
+            target,
+            DVec3::Z,
+            k,
+            640,
+            480,
+        );
+        let mid = Camera::between(&a, &b, 0.5, "mid");
+        assert!((mid.center() - DVec3::new(5.5, 7.0, 3.0)).length() < 1e-9);
+        assert!((mid.r.determinant() - 1.0).abs() < 1e-9);
+        let start = Camera::between(&a, &b, 0.0, "a")
+            .project(target + DVec3::X)
+            .unwrap();
+        assert!((start - a.project(target + DVec3::X).unwrap()).length() < 1e-9);
     }
 
     #[test]
