@@ -6,7 +6,8 @@
 //! take text and a source name for their errors; images come in and go out as buffers.
 //!
 //! Main types: [`Camera`] (pinhole with radial and tangential distortion),
-//! [`calib::middlebury`] (the `_par.txt` format), [`Mask`] and [`RgbImage`],
+//! [`calib::middlebury`] (the `_par.txt` format), [`calib::opencv`] (`cv::FileStorage`
+//! YAML and JSON), [`Mask`] and [`RgbImage`],
 //! [`silhouette::Recipe`], [`hull::Hull`] (octree visual hull carving),
 //! [`metrics::iou`].
 

@@ -1,25 +1,19 @@
-//! `piste replay`: reconstruction from calibrated cameras, starting with the visual hull of
-//! a Middlebury-layout data set and its leave-one-view-out check.
+//! `piste replay hull`: the visual hull of a Middlebury-layout data set, its
+//! leave-one-view-out check, and its mesh.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use glam::DVec3;
 use piste_media::hull::{self, Bounds, Carving};
 use piste_media::mesh::Mesh;
 use piste_media::silhouette::Recipe;
-use piste_media::{Camera, Mask, RgbImage, calib};
+use piste_media::{Camera, Mask, calib};
 use serde_json::json;
 
-/// Replay commands.
-#[derive(Subcommand)]
-pub enum ReplayCommand {
-    /// Carve a visual hull from a Middlebury-layout directory (images, *_par.txt, optional
-    /// *_good_silhouette_images.txt and a README with the bounding box).
-    Hull(HullArgs),
-}
+use super::images::read_png;
 
 /// Arguments of `piste replay hull`.
 #[derive(Args)]
@@ -47,14 +41,8 @@ pub struct HullArgs {
     json: bool,
 }
 
-/// Runs a replay command.
-pub fn run(cmd: ReplayCommand) -> Result<()> {
-    match cmd {
-        ReplayCommand::Hull(args) => hull_command(&args),
-    }
-}
-
-fn hull_command(args: &HullArgs) -> Result<()> {
+/// Runs `piste replay hull`.
+pub fn run(args: &HullArgs) -> Result<()> {
     if !args.resolution.is_power_of_two() || args.resolution < 4 {
         bail!(
             "--resolution must be a power of two of at least 4, not {}",
@@ -218,37 +206,6 @@ fn find(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
     Ok(found.into_iter().next())
 }
 
-/// Decodes a PNG into 8-bit RGB (grey and alpha are converted).
-fn read_png(path: &Path) -> Result<RgbImage> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder
-        .read_info()
-        .with_context(|| format!("{}: not a readable PNG", path.display()))?;
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader
-        .next_frame(&mut buf)
-        .with_context(|| format!("{}: damaged PNG data", path.display()))?;
-    buf.truncate(info.buffer_size());
-    let rgb: Vec<u8> = match info.color_type {
-        png::ColorType::Rgb => buf,
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        png::ColorType::Grayscale => buf.iter().flat_map(|g| [*g, *g, *g]).collect(),
-        png::ColorType::GrayscaleAlpha => buf
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0]])
-            .collect(),
-        png::ColorType::Indexed => bail!("{}: indexed PNG was not expanded", path.display()),
-    };
-    RgbImage::new(info.width, info.height, rgb)
-        .with_context(|| format!("{}: size does not match its data", path.display()))
-}
-
 /// The bounding box the Middlebury README gives: two lines `(x y z)`.
 fn readme_bounds(dir: &Path) -> Option<Bounds> {
     let text = std::fs::read_to_string(dir.join("README.txt")).ok()?;
@@ -278,7 +235,7 @@ fn readme_bounds(dir: &Path) -> Option<Bounds> {
 
 /// A box around the point nearest every camera's optical axis, as wide as the narrowest
 /// camera sees at that distance.
-fn focus_bounds(cameras: &[Camera]) -> Bounds {
+pub fn focus_bounds(cameras: &[Camera]) -> Bounds {
     use glam::DMat3;
     let (mut a, mut b) = (DMat3::ZERO, DVec3::ZERO);
     for camera in cameras {

@@ -2,6 +2,7 @@
 //! of anything malformed.
 
 pub mod middlebury;
+pub mod opencv;
 
 /// A calibration file that could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

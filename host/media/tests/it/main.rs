@@ -1,3 +1,4 @@
 //! Integration tests of the replay engine against real data.
 
 mod middlebury;
+mod opencv;
