@@ -46,6 +46,20 @@ pub struct Carving {
     /// How many views may see a voxel outside their silhouette before it is carved away
     /// (0: every view must agree it is inside).
     pub tolerance: u32,
+    /// How many views must have a voxel in their field of view for it to stay; space that
+    /// too few cameras see is carved (0 keeps everything no camera rules out).
+    pub min_views: u32,
+}
+
+impl Carving {
+    /// Every view must agree, and a voxel must be seen by at least two views.
+    pub fn strict(resolution: u32) -> Carving {
+        Carving {
+            resolution,
+            tolerance: 0,
+            min_views: 2,
+        }
+    }
 }
 
 /// What a view says about a cell.
@@ -81,6 +95,7 @@ pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
         voxel,
         n,
         tolerance: carving.tolerance,
+        min_views: carving.min_views,
     };
     // Eight-cube top cells, carved in parallel; each returns its occupied voxel indices.
     let top = 4u32;
@@ -109,12 +124,55 @@ pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
     }
 }
 
+/// Carves in two passes: coarsely over the whole `volume` to find where the subject is,
+/// then at `carving.resolution` over a box around it (one coarse voxel of margin), so a
+/// small athlete in a large venue volume still gets fine voxels. Empty if nothing survives
+/// the coarse pass.
+pub fn carve_tracked(views: &[View<'_>], volume: Bounds, carving: Carving) -> Hull {
+    let coarse = carve(
+        views,
+        volume,
+        Carving {
+            resolution: COARSE,
+            ..carving
+        },
+    );
+    let n = i64::from(COARSE);
+    let (mut lo, mut hi) = ([i64::MAX; 3], [i64::MIN; 3]);
+    for (i, _) in coarse.occupied.iter().enumerate().filter(|(_, v)| **v) {
+        let c = [i as i64 % n, (i as i64 / n) % n, i as i64 / (n * n)];
+        for k in 0..3 {
+            lo[k] = lo[k].min(c[k] - 1);
+            hi[k] = hi[k].max(c[k] + 2);
+        }
+    }
+    if lo[0] == i64::MAX {
+        return Hull {
+            bounds: volume,
+            resolution: carving.resolution,
+            occupied: vec![false; (carving.resolution as usize).pow(3)],
+        };
+    }
+    let voxel = coarse.voxel_size();
+    let corner =
+        |c: [i64; 3]| volume.min + voxel * DVec3::new(c[0] as f64, c[1] as f64, c[2] as f64);
+    let region = Bounds {
+        min: corner(lo).max(volume.min),
+        max: corner(hi).min(volume.max),
+    };
+    carve(views, region, carving)
+}
+
+/// Voxels per axis of the first pass of [`carve_tracked`].
+const COARSE: u32 = 32;
+
 struct Carver<'v, 'a> {
     views: &'v [View<'a>],
     min: DVec3,
     voxel: DVec3,
     n: u32,
     tolerance: u32,
+    min_views: u32,
 }
 
 impl Carver<'_, '_> {
@@ -164,6 +222,7 @@ impl Carver<'_, '_> {
 
     fn leaf_occupied(&self, center: DVec3) -> bool {
         let mut misses = 0;
+        let mut seen = 0;
         for view in self.views {
             let Some(p) = view.camera.project(center) else {
                 continue;
@@ -171,6 +230,7 @@ impl Carver<'_, '_> {
             if !view.camera.in_image(p) {
                 continue;
             }
+            seen += 1;
             let (px, py) = (p.x.round() as u32, p.y.round() as u32);
             if !view
                 .mask
@@ -182,7 +242,7 @@ impl Carver<'_, '_> {
                 }
             }
         }
-        true
+        seen >= self.min_views
     }
 }
 

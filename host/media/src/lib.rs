@@ -9,7 +9,7 @@
 //! [`calib::middlebury`] (the `_par.txt` format), [`calib::opencv`] (`cv::FileStorage`
 //! YAML and JSON), [`Mask`] and [`RgbImage`],
 //! [`silhouette::Recipe`], [`hull::Hull`] (octree visual hull carving),
-//! [`metrics::iou`].
+//! [`metrics::iou`], [`sim::Sim`] (the venue simulator, ground truth for every figure).
 
 pub mod calib;
 mod camera;
@@ -21,6 +21,7 @@ pub mod mesh;
 pub mod metrics;
 pub mod render;
 pub mod silhouette;
+pub mod sim;
 
 pub use camera::{Camera, Distortion};
 pub use image::{Mask, RgbImage};

@@ -129,7 +129,11 @@ impl Background {
 
     /// The learned background as an image (the clean plate).
     pub fn plate(&self) -> RgbImage {
-        let data = self.mean.iter().flat_map(|m| m.map(|v| v.round().clamp(0.0, 255.0) as u8)).collect();
+        let data = self
+            .mean
+            .iter()
+            .flat_map(|m| m.map(|v| v.round().clamp(0.0, 255.0) as u8))
+            .collect();
         RgbImage::new(self.width, self.height, data).expect("plate of the background's size")
     }
 

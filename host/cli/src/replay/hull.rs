@@ -65,6 +65,7 @@ pub fn run(args: &HullArgs) -> Result<()> {
     let carving = Carving {
         resolution: args.resolution,
         tolerance: args.tolerance,
+        min_views: 2,
     };
     let loaded = started.elapsed();
     eprintln!(

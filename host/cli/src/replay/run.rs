@@ -110,68 +110,127 @@ impl Clip {
     /// Opens a clip directory, checking that it is complete before any work starts.
     pub fn open(dir: &Path) -> Result<Clip> {
         let meta_path = dir.join("clip.json");
-        let text = std::fs::read_to_string(&meta_path).with_context(|| format!("cannot read {}", meta_path.display()))?;
-        let meta: ClipMeta = serde_json::from_str(&text).with_context(|| format!("{}: not a clip description", meta_path.display()))?;
+        let text = std::fs::read_to_string(&meta_path)
+            .with_context(|| format!("cannot read {}", meta_path.display()))?;
+        let meta: ClipMeta = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a clip description", meta_path.display()))?;
         if meta.cameras.len() < 2 {
-            bail!("{}: a replay needs at least 2 cameras, the clip has {}", meta_path.display(), meta.cameras.len());
+            bail!(
+                "{}: a replay needs at least 2 cameras, the clip has {}",
+                meta_path.display(),
+                meta.cameras.len()
+            );
         }
         if meta.lead_in == 0 {
-            bail!("{}: the clip has no lead-in (lead_in = 0); the background is learned from frames before the athlete enters", meta_path.display());
+            bail!(
+                "{}: the clip has no lead-in (lead_in = 0); the background is learned from frames before the athlete enters",
+                meta_path.display()
+            );
         }
         if meta.lead_in >= meta.frames {
-            bail!("{}: lead_in {} leaves no frame with the athlete in a clip of {} frames", meta_path.display(), meta.lead_in, meta.frames);
+            bail!(
+                "{}: lead_in {} leaves no frame with the athlete in a clip of {} frames",
+                meta_path.display(),
+                meta.lead_in,
+                meta.frames
+            );
         }
         let mut cameras = Vec::with_capacity(meta.cameras.len());
         for camera in &meta.cameras {
             let path = dir.join(&camera.calibration);
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             let mut parsed = calib::opencv::parse(&path.display().to_string(), &text)?;
             parsed.name = camera.name.clone();
             let frames_dir = dir.join("frames").join(&camera.name);
             let count = std::fs::read_dir(&frames_dir)
                 .with_context(|| format!("cannot read {}", frames_dir.display()))?
-                .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png")))
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png"))
+                })
                 .count();
             if count != meta.frames {
-                bail!("{}: {} frames, but clip.json says {}", frames_dir.display(), count, meta.frames);
+                bail!(
+                    "{}: {} frames, but clip.json says {}",
+                    frames_dir.display(),
+                    count,
+                    meta.frames
+                );
             }
             cameras.push(parsed);
         }
-        Ok(Clip { dir: dir.to_path_buf(), meta, cameras })
+        Ok(Clip {
+            dir: dir.to_path_buf(),
+            meta,
+            cameras,
+        })
     }
 
     fn frame(&self, camera: usize, index: usize) -> Result<RgbImage> {
-        let path = self.dir.join("frames").join(&self.meta.cameras[camera].name).join(format!("{index:06}.png"));
+        let path = self
+            .dir
+            .join("frames")
+            .join(&self.meta.cameras[camera].name)
+            .join(format!("{index:06}.png"));
         let image = read_png(&path)?;
         let cam = &self.cameras[camera];
         if (image.width, image.height) != (cam.width, cam.height) {
-            bail!("{}: {}x{}, but its calibration is for {}x{}", path.display(), image.width, image.height, cam.width, cam.height);
+            bail!(
+                "{}: {}x{}, but its calibration is for {}x{}",
+                path.display(),
+                image.width,
+                image.height,
+                cam.width,
+                cam.height
+            );
         }
         Ok(image)
     }
 
     fn truth_mask(&self, camera: usize, index: usize) -> Option<Result<Mask>> {
-        let path = self.dir.join("truth/masks").join(&self.meta.cameras[camera].name).join(format!("{index:06}.png"));
+        let path = self
+            .dir
+            .join("truth/masks")
+            .join(&self.meta.cameras[camera].name)
+            .join(format!("{index:06}.png"));
         path.is_file().then(|| {
             let image = read_png(&path)?;
-            Ok(Mask { width: image.width, height: image.height, data: image.data.chunks_exact(3).map(|p| p[0] >= 128).collect() })
+            Ok(Mask {
+                width: image.width,
+                height: image.height,
+                data: image.data.chunks_exact(3).map(|p| p[0] >= 128).collect(),
+            })
         })
     }
 
     fn truth_occupancy(&self, index: usize, n: usize) -> Option<Result<Vec<bool>>> {
-        let path = self.dir.join("truth/occupancy").join(format!("{index:06}.bin"));
+        let path = self
+            .dir
+            .join("truth/occupancy")
+            .join(format!("{index:06}.bin"));
         path.is_file().then(|| {
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             if bytes.len() * 8 < n * n * n {
-                bail!("{}: {} bytes is too short for {n}³ voxels", path.display(), bytes.len());
+                bail!(
+                    "{}: {} bytes is too short for {n}³ voxels",
+                    path.display(),
+                    bytes.len()
+                );
             }
-            Ok((0..n * n * n).map(|i| bytes[i / 8] >> (i % 8) & 1 == 1).collect())
+            Ok((0..n * n * n)
+                .map(|i| bytes[i / 8] >> (i % 8) & 1 == 1)
+                .collect())
         })
     }
 
     fn bounds(&self) -> Bounds {
         match self.meta.bounds {
-            Some(b) => Bounds { min: DVec3::from_array(b.min), max: DVec3::from_array(b.max) },
+            Some(b) => Bounds {
+                min: DVec3::from_array(b.min),
+                max: DVec3::from_array(b.max),
+            },
             None => super::hull::focus_bounds(&self.cameras),
         }
     }
@@ -195,7 +254,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let total = Instant::now();
     let mut timings = Timings::default();
     let clip = timings.time("open clip", || Clip::open(&args.clip))?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let n_cams = clip.cameras.len();
     let meta = &clip.meta;
     let bounds = clip.bounds();
@@ -204,7 +264,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (0..n_cams)
             .into_par_iter()
             .map(|c| {
-                let plates = (0..meta.lead_in).map(|i| clip.frame(c, i)).collect::<Result<Vec<_>>>()?;
+                let plates = (0..meta.lead_in)
+                    .map(|i| clip.frame(c, i))
+                    .collect::<Result<Vec<_>>>()?;
                 let refs: Vec<&RgbImage> = plates.iter().collect();
                 Background::learn(&refs).with_context(|| format!("camera {}", clip.cameras[c].name))
             })
@@ -223,11 +285,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
 
     // Pass over every frame with the athlete: matte, carve, measure; keep what the slice needs.
-    let carving = Carving { resolution: args.resolution, tolerance: 1.min(n_cams as u32 - 2) };
+    let carving = Carving {
+        resolution: args.resolution,
+        tolerance: 1.min(n_cams as u32 - 2),
+        min_views: (n_cams as u32 / 2).max(2),
+    };
     let progress = indicatif::ProgressBar::new((meta.frames - meta.lead_in) as u64).with_style(
-        indicatif::ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} frames {elapsed}")
-            .expect("template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>10} [{bar:40}] {pos}/{len} frames {elapsed}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
     );
     progress.set_prefix("matte+hull");
     let mut shapes = Vec::new();
@@ -240,7 +308,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let mattes = matte_frame(i)?;
         matting_time += t.elapsed();
         let t = Instant::now();
-        let views: Vec<_> = clip.cameras.iter().zip(&mattes).map(|(c, (_, m))| hull::View::new(c, &m.mask)).collect();
+        let views: Vec<_> = clip
+            .cameras
+            .iter()
+            .zip(&mattes)
+            .map(|(c, (_, m))| hull::View::new(c, &m.mask))
+            .collect();
         let frame_hull = hull::carve(&views, bounds, carving);
         hull_time += t.elapsed();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
@@ -253,8 +326,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         if let Some(truth) = clip.truth_occupancy(i, args.resolution as usize) {
             let truth = truth?;
-            let inter = truth.iter().zip(&frame_hull.occupied).filter(|(a, b)| **a && **b).count();
-            let union = truth.iter().zip(&frame_hull.occupied).filter(|(a, b)| **a || **b).count();
+            let inter = truth
+                .iter()
+                .zip(&frame_hull.occupied)
+                .filter(|(a, b)| **a && **b)
+                .count();
+            let union = truth
+                .iter()
+                .zip(&frame_hull.occupied)
+                .filter(|(a, b)| **a || **b)
+                .count();
             if union > 0 {
                 voxel_ious.push(inter as f64 / union as f64);
             }
@@ -275,12 +356,32 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Ok(kinematics::measure(&list, KinematicsConfig::default()))
     })?;
     let key_time = kinematics.apex_s.unwrap_or(shapes[shapes.len() / 2].1.t);
-    let key = shapes.iter().min_by(|a, b| (a.1.t - key_time).abs().total_cmp(&(b.1.t - key_time).abs())).expect("shapes").0;
+    let key = shapes
+        .iter()
+        .min_by(|a, b| {
+            (a.1.t - key_time)
+                .abs()
+                .total_cmp(&(b.1.t - key_time).abs())
+        })
+        .expect("shapes")
+        .0;
 
     let key_mattes = matte_frame(key)?;
     let key_hull = timings.time("key instant hull", || {
-        let views: Vec<_> = clip.cameras.iter().zip(&key_mattes).map(|(c, (_, m))| hull::View::new(c, &m.mask)).collect();
-        Ok(hull::carve(&views, bounds, Carving { resolution: args.key_resolution, ..carving }))
+        let views: Vec<_> = clip
+            .cameras
+            .iter()
+            .zip(&key_mattes)
+            .map(|(c, (_, m))| hull::View::new(c, &m.mask))
+            .collect();
+        Ok(hull::carve(
+            &views,
+            bounds,
+            Carving {
+                resolution: args.key_resolution,
+                ..carving
+            },
+        ))
     })?;
     timings.time("mesh", || {
         let mesh = Mesh::from_hull(&key_hull);
@@ -302,29 +403,50 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .collect()
     };
     let synthesis = Synthesis::new(&key_hull, sources(None));
-    let centre = shapes.iter().find(|(i, _)| *i == key).map(|(_, s)| s.centroid).expect("key shape");
+    let centre = shapes
+        .iter()
+        .find(|(i, _)| *i == key)
+        .map(|(_, s)| s.centroid)
+        .expect("key shape");
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
     timings.time("orbit", || {
         let dir = args.out.join("orbit");
         std::fs::create_dir_all(&dir)?;
         for (k, camera) in orbit.iter().enumerate() {
-            write_png(&dir.join(format!("{k:04}.png")), &synthesis.render(camera, meta.ground_z))?;
+            write_png(
+                &dir.join(format!("{k:04}.png")),
+                &synthesis.render(camera, meta.ground_z),
+            )?;
         }
         Ok(())
     })?;
     timings.time("bullet time", || {
         let dir = args.out.join("bullet");
         std::fs::create_dir_all(&dir)?;
-        for (k, camera) in bullet_cameras(&clip.cameras, centre, args.bullet_between).iter().enumerate() {
-            write_png(&dir.join(format!("{k:04}.png")), &synthesis.render(camera, meta.ground_z))?;
+        for (k, camera) in bullet_cameras(&clip.cameras, centre, args.bullet_between)
+            .iter()
+            .enumerate()
+        {
+            write_png(
+                &dir.join(format!("{k:04}.png")),
+                &synthesis.render(camera, meta.ground_z),
+            )?;
         }
         Ok(())
     })?;
     timings.time("spacetime slice", || {
         let indices = slice::select_phases(&kinematics, args.phases);
-        let phases: Vec<Phase<'_>> =
-            indices.iter().map(|&k| Phase { frame: &slice_frames[k].1, alpha: &slice_frames[k].2 }).collect();
-        write_png(&args.out.join("slice.png"), &slice::composite(&plates[0], &phases, 0.35))
+        let phases: Vec<Phase<'_>> = indices
+            .iter()
+            .map(|&k| Phase {
+                frame: &slice_frames[k].1,
+                alpha: &slice_frames[k].2,
+            })
+            .collect();
+        write_png(
+            &args.out.join("slice.png"),
+            &slice::composite(&plates[0], &phases, 0.35),
+        )
     })?;
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].1.mask)?;
 
@@ -336,13 +458,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].1.mask))
             .collect();
         let hull = hull::carve(&views, bounds, carving);
-        let rendered = Synthesis::new(&hull, sources(Some(held_out))).render(&clip.cameras[held_out], meta.ground_z);
+        let rendered = Synthesis::new(&hull, sources(Some(held_out)))
+            .render(&clip.cameras[held_out], meta.ground_z);
         write_png(&args.out.join("held_out.png"), &rendered)?;
         Ok(metrics::psnr(&rendered, &key_mattes[held_out].0))
     })?;
 
     let moment = moment_json(meta, &kinematics);
-    std::fs::write(args.out.join("moment.json"), serde_json::to_string_pretty(&moment)? + "\n")?;
+    std::fs::write(
+        args.out.join("moment.json"),
+        serde_json::to_string_pretty(&moment)? + "\n",
+    )?;
     let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
     let quality = json!({
         "mask_iou_mean": mean(&mask_ious),
@@ -352,11 +478,26 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "held_out_psnr_db": psnr,
         "key_frame": key,
     });
-    std::fs::write(args.out.join("quality.json"), serde_json::to_string_pretty(&quality)? + "\n")?;
-    let report: Vec<_> = timings.0.iter().map(|(stage, d)| json!({ "stage": stage, "seconds": d.as_secs_f64() })).collect();
-    std::fs::write(args.out.join("timings.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    std::fs::write(
+        args.out.join("quality.json"),
+        serde_json::to_string_pretty(&quality)? + "\n",
+    )?;
+    let report: Vec<_> = timings
+        .0
+        .iter()
+        .map(|(stage, d)| json!({ "stage": stage, "seconds": d.as_secs_f64() }))
+        .collect();
+    std::fs::write(
+        args.out.join("timings.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
 
-    println!("replay of {} cameras x {} frames -> {}", n_cams, meta.frames, args.out.display());
+    println!(
+        "replay of {} cameras x {} frames -> {}",
+        n_cams,
+        meta.frames,
+        args.out.display()
+    );
     for (stage, d) in &timings.0 {
         println!("  {stage:<20} {:>8.3} s", d.as_secs_f64());
     }
@@ -368,13 +509,29 @@ pub fn run(args: &RunArgs) -> Result<()> {
 /// Cameras on a circle around `centre` at the rig's mean distance and height.
 fn orbit_cameras(rig: &[Camera], centre: DVec3, count: usize) -> Vec<Camera> {
     let reference = &rig[0];
-    let radius = rig.iter().map(|c| (c.center() - centre).truncate().length()).sum::<f64>() / rig.len() as f64;
+    let radius = rig
+        .iter()
+        .map(|c| (c.center() - centre).truncate().length())
+        .sum::<f64>()
+        / rig.len() as f64;
     let height = rig.iter().map(|c| c.center().z).sum::<f64>() / rig.len() as f64;
     (0..count)
         .map(|k| {
             let angle = std::f64::consts::TAU * k as f64 / count as f64;
-            let eye = DVec3::new(centre.x + radius * angle.cos(), centre.y + radius * angle.sin(), height);
-            Camera::look_at(format!("orbit{k:03}"), eye, centre, DVec3::Z, reference.k, reference.width, reference.height)
+            let eye = DVec3::new(
+                centre.x + radius * angle.cos(),
+                centre.y + radius * angle.sin(),
+                height,
+            );
+            Camera::look_at(
+                format!("orbit{k:03}"),
+                eye,
+                centre,
+                DVec3::Z,
+                reference.k,
+                reference.width,
+                reference.height,
+            )
         })
         .collect()
 }
@@ -391,7 +548,12 @@ fn bullet_cameras(rig: &[Camera], centre: DVec3, between: usize) -> Vec<Camera> 
     for pair in ordered.windows(2) {
         for s in 0..=between {
             let t = s as f64 / (between + 1) as f64;
-            out.push(Camera::between(pair[0], pair[1], t, format!("bullet{:04}", out.len())));
+            out.push(Camera::between(
+                pair[0],
+                pair[1],
+                t,
+                format!("bullet{:04}", out.len()),
+            ));
         }
     }
     if let Some(last) = ordered.last() {
@@ -402,7 +564,10 @@ fn bullet_cameras(rig: &[Camera], centre: DVec3, between: usize) -> Vec<Camera> 
 
 /// The moment in the modules' JSON form: the clip's context with the measured kinematics.
 fn moment_json(meta: &ClipMeta, k: &Kinematics) -> serde_json::Value {
-    let at = |t: f64| meta.start_unix_ms.map(|start| start + (t * 1000.0).round() as u64);
+    let at = |t: f64| {
+        meta.start_unix_ms
+            .map(|start| start + (t * 1000.0).round() as u64)
+    };
     let kmh = |ms: f64| ms * 3.6;
     let mut moment = meta.moment.clone().unwrap_or_else(|| {
         json!({

@@ -2,3 +2,4 @@
 
 mod middlebury;
 mod opencv;
+mod sim;

@@ -58,15 +58,7 @@ fn bounds() -> Bounds {
 fn leave_one_view_out_silhouette_iou_averages_at_least_0_90() {
     let (cameras, masks) = views();
     assert_eq!(cameras.len(), 15, "the data set lists 15 good views");
-    let ious = hull::leave_one_out(
-        &cameras,
-        &masks,
-        bounds(),
-        Carving {
-            resolution: 256,
-            tolerance: 0,
-        },
-    );
+    let ious = hull::leave_one_out(&cameras, &masks, bounds(), Carving::strict(256));
     let mean = ious.iter().sum::<f64>() / ious.len() as f64;
     for (camera, iou) in cameras.iter().zip(&ious) {
         println!("{} {iou:.4}", camera.name);
@@ -87,14 +79,7 @@ fn the_hull_reprojects_onto_the_views_it_was_carved_from() {
         .zip(&masks)
         .map(|(c, m)| hull::View::new(c, m))
         .collect();
-    let hull = hull::carve(
-        &views,
-        bounds(),
-        Carving {
-            resolution: 128,
-            tolerance: 0,
-        },
-    );
+    let hull = hull::carve(&views, bounds(), Carving::strict(128));
     assert!(hull.count() > 1000);
     for (camera, mask) in cameras.iter().zip(&masks) {
         // A visual hull lies inside every silhouette it was carved from, up to a voxel.
@@ -126,14 +111,7 @@ fn a_held_out_view_is_rendered_from_the_others() {
             .iter()
             .map(|&i| hull::View::new(&cameras[i], &masks[i]))
             .collect();
-        let hull = hull::carve(
-            &views,
-            bounds(),
-            Carving {
-                resolution: 256,
-                tolerance: 0,
-            },
-        );
+        let hull = hull::carve(&views, bounds(), Carving::strict(256));
         let sources = others
             .iter()
             .map(|&i| Source {
@@ -180,4 +158,54 @@ fn a_held_out_view_is_rendered_from_the_others() {
         );
         assert!(ours > 17.0, "PSNR {ours}");
     }
+}
+
+#[test]
+fn tracked_carving_finds_the_subject_in_a_large_volume() {
+    let (cameras, masks) = views();
+    let views: Vec<_> = cameras
+        .iter()
+        .zip(&masks)
+        .map(|(c, m)| hull::View::new(c, m))
+        .collect();
+    // A volume ten times the dinosaur's size: fixed carving at 64³ is coarse, tracked is not.
+    let b = bounds();
+    let centre = (b.min + b.max) * 0.5;
+    let half = (b.max - b.min) * 5.0;
+    let large = Bounds {
+        min: centre - half,
+        max: centre + half,
+    };
+    let tracked = hull::carve_tracked(
+        &views,
+        large,
+        Carving {
+            resolution: 64,
+            tolerance: 0,
+            min_views: 8,
+        },
+    );
+    assert!(
+        tracked.voxel_size().x < (b.max.x - b.min.x) / 40.0,
+        "{:?}",
+        tracked.voxel_size()
+    );
+    let iou = |h: &hull::Hull, i: usize| {
+        piste_media::metrics::iou(&h.render_mask(&cameras[i]), &masks[i])
+    };
+    let fixed = hull::carve(
+        &views,
+        large,
+        Carving {
+            resolution: 64,
+            tolerance: 0,
+            min_views: 8,
+        },
+    );
+    assert!(
+        iou(&tracked, 3) > 0.9 && iou(&tracked, 3) > iou(&fixed, 3) + 0.1,
+        "{} vs {}",
+        iou(&tracked, 3),
+        iou(&fixed, 3)
+    );
 }
