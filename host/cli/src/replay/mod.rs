@@ -3,6 +3,7 @@
 mod hull;
 mod images;
 mod run;
+mod sim;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -15,6 +16,8 @@ pub enum ReplayCommand {
     Hull(hull::HullArgs),
     /// Run matting, reconstruction, kinematics and every render on a clip directory.
     Run(run::RunArgs),
+    /// Write a simulated clip directory, with ground truth, from the venue simulator.
+    Sim(sim::SimArgs),
 }
 
 /// Runs a replay command.
@@ -22,5 +25,6 @@ pub fn run(cmd: ReplayCommand) -> Result<()> {
     match cmd {
         ReplayCommand::Hull(args) => hull::run(&args),
         ReplayCommand::Run(args) => run::run(&args),
+        ReplayCommand::Sim(args) => sim::run(&args),
     }
 }

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::images::{read_png, write_mask, write_png};
+use super::sim::TRUTH_RESOLUTION;
 
 /// Arguments of `piste replay run`.
 #[derive(Args)]
@@ -104,6 +105,7 @@ pub struct Clip {
     dir: PathBuf,
     meta: ClipMeta,
     cameras: Vec<Camera>,
+    truth: Option<serde_json::Value>,
 }
 
 impl Clip {
@@ -160,10 +162,19 @@ impl Clip {
             }
             cameras.push(parsed);
         }
+        let truth_path = dir.join("truth/truth.json");
+        let truth = match std::fs::read_to_string(&truth_path) {
+            Ok(text) => Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not valid JSON", truth_path.display()))?,
+            ),
+            Err(_) => None,
+        };
         Ok(Clip {
             dir: dir.to_path_buf(),
             meta,
             cameras,
+            truth,
         })
     }
 
@@ -204,12 +215,33 @@ impl Clip {
         })
     }
 
-    fn truth_occupancy(&self, index: usize, n: usize) -> Option<Result<Vec<bool>>> {
+    /// The true occupancy of a frame and the grid it is on (`truth/truth.json` gives each
+    /// frame's grid, `truth/occupancy/NNNNNN.bin` its bits), if the clip has ground truth.
+    fn truth_occupancy(&self, index: usize) -> Option<Result<(Bounds, Vec<bool>)>> {
         let path = self
             .dir
             .join("truth/occupancy")
             .join(format!("{index:06}.bin"));
+        let grid = self
+            .truth
+            .as_ref()?
+            .get("frames")?
+            .get(index)?
+            .get("grid")?;
+        let corner = |key: &str| -> Option<DVec3> {
+            let v = grid.get(key)?.as_array()?;
+            Some(DVec3::new(
+                v.first()?.as_f64()?,
+                v.get(1)?.as_f64()?,
+                v.get(2)?.as_f64()?,
+            ))
+        };
+        let bounds = Bounds {
+            min: corner("min")?,
+            max: corner("max")?,
+        };
         path.is_file().then(|| {
+            let n = TRUTH_RESOLUTION as usize;
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             if bytes.len() * 8 < n * n * n {
@@ -219,9 +251,12 @@ impl Clip {
                     bytes.len()
                 );
             }
-            Ok((0..n * n * n)
-                .map(|i| bytes[i / 8] >> (i % 8) & 1 == 1)
-                .collect())
+            Ok((
+                bounds,
+                (0..n * n * n)
+                    .map(|i| bytes[i / 8] >> (i % 8) & 1 == 1)
+                    .collect(),
+            ))
         })
     }
 
@@ -314,7 +349,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .zip(&mattes)
             .map(|(c, (_, m))| hull::View::new(c, &m.mask))
             .collect();
-        let frame_hull = hull::carve(&views, bounds, carving);
+        let frame_hull = hull::carve_tracked(&views, bounds, carving);
         hull_time += t.elapsed();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
             shapes.push((i, shape));
@@ -324,16 +359,25 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 mask_ious.push(metrics::iou(&matte.mask, &truth?));
             }
         }
-        if let Some(truth) = clip.truth_occupancy(i, args.resolution as usize) {
-            let truth = truth?;
+        if let Some(truth) = clip.truth_occupancy(i) {
+            // Quality: our mattes carved on the truth's own grid.
+            let (grid, truth) = truth?;
+            let ours = hull::carve(
+                &views,
+                grid,
+                Carving {
+                    resolution: TRUTH_RESOLUTION,
+                    ..carving
+                },
+            );
             let inter = truth
                 .iter()
-                .zip(&frame_hull.occupied)
+                .zip(&ours.occupied)
                 .filter(|(a, b)| **a && **b)
                 .count();
             let union = truth
                 .iter()
-                .zip(&frame_hull.occupied)
+                .zip(&ours.occupied)
                 .filter(|(a, b)| **a || **b)
                 .count();
             if union > 0 {
@@ -374,7 +418,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .zip(&key_mattes)
             .map(|(c, (_, m))| hull::View::new(c, &m.mask))
             .collect();
-        Ok(hull::carve(
+        Ok(hull::carve_tracked(
             &views,
             bounds,
             Carving {
@@ -457,7 +501,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .filter(|c| *c != held_out)
             .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].1.mask))
             .collect();
-        let hull = hull::carve(&views, bounds, carving);
+        let hull = hull::carve_tracked(&views, bounds, carving);
         let rendered = Synthesis::new(&hull, sources(Some(held_out)))
             .render(&clip.cameras[held_out], meta.ground_z);
         write_png(&args.out.join("held_out.png"), &rendered)?;

@@ -191,3 +191,139 @@ fn the_khronos_validator_accepts_the_glb() {
     let broken: serde_json::Value = serde_json::from_str(validate_glb(&out).trim()).unwrap();
     assert!(broken["errors"].as_u64().unwrap() > 0, "{broken}");
 }
+
+/// A small simulated figure-skating clip, written by `piste replay sim`.
+fn small_clip(dir: &Path) {
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "sim",
+        "--scene",
+        "figure-skating",
+        "--cameras",
+        "8",
+        "--width",
+        "480",
+        "--height",
+        "270",
+        "--seconds",
+        "1.2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn a_simulated_clip_goes_through_the_whole_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip");
+    let out = tmp.path().join("replay");
+    small_clip(&clip);
+    let (ok, stdout, stderr) = piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--orbit-frames",
+        "8",
+        "--bullet-between",
+        "1",
+    ]);
+    assert!(ok, "{stderr}");
+    for stage in [
+        "matting",
+        "per-frame hulls",
+        "orbit",
+        "bullet time",
+        "spacetime slice",
+        "total",
+    ] {
+        assert!(
+            stdout.contains(stage),
+            "the timing breakdown names {stage}: {stdout}"
+        );
+    }
+    for file in [
+        "key.glb",
+        "key.ply",
+        "slice.png",
+        "held_out.png",
+        "orbit/0007.png",
+        "bullet/0000.png",
+    ] {
+        assert!(out.join(file).is_file(), "{file} is written");
+    }
+    let quality: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("quality.json")).unwrap()).unwrap();
+    // Floors a little under what this clip measures (mask 0.85, voxel 0.60, PSNR 20.7 dB):
+    // they fail on a regression, they are not the targets.
+    assert!(
+        quality["mask_iou_mean"].as_f64().unwrap() >= 0.80,
+        "{quality}"
+    );
+    assert!(
+        quality["voxel_iou_mean"].as_f64().unwrap() >= 0.50,
+        "{quality}"
+    );
+    assert!(
+        quality["held_out_psnr_db"].as_f64().unwrap() >= 17.0,
+        "{quality}"
+    );
+    let moment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("moment.json")).unwrap()).unwrap();
+    let rotations = moment["kinematics"]["rotations"].as_f64().unwrap();
+    assert!(
+        (rotations - 3.5).abs() < 0.5,
+        "a triple axel turns 3.5 times, measured {rotations}"
+    );
+}
+
+#[test]
+fn a_clip_without_lead_in_or_with_missing_frames_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip");
+    small_clip(&clip);
+    let meta_path = clip.join("clip.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    value["lead_in"] = 0.into();
+    std::fs::write(&meta_path, value.to_string()).unwrap();
+    let out = tmp.path().join("out");
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("no lead-in"), "{stderr}");
+
+    std::fs::write(&meta_path, &meta).unwrap();
+    std::fs::remove_file(clip.join("frames/cam03/000007.png")).unwrap();
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && stderr.contains("cam03") && stderr.contains("frames"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        clip.join("calibration/cam02.yml"),
+        "%YAML:1.0\n---\ncamera_matrix: !!opencv-matrix\n   rows: 3\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("cam02.yml"), "{stderr}");
+}

@@ -27,6 +27,9 @@ pub struct Synthesis<'a> {
     sources: Vec<(Source<'a>, DepthMap)>,
     /// How far behind the visible surface a point may lie and still count as seen.
     tolerance: f32,
+    /// The rig's centre and horizontal radius: the ground is modelled as a plane only
+    /// inside the rig; beyond it lie stands and sky.
+    rig: (DVec3, f64),
 }
 
 /// How many cameras blend into one pixel.
@@ -36,6 +39,12 @@ impl<'a> Synthesis<'a> {
     /// Prepares the sources (one depth map each).
     pub fn new(hull: &'a Hull, sources: Vec<Source<'a>>) -> Self {
         let tolerance = (hull.voxel_size().length() * 2.0) as f32;
+        let centre =
+            sources.iter().map(|s| s.camera.center()).sum::<DVec3>() / sources.len().max(1) as f64;
+        let radius = sources
+            .iter()
+            .map(|s| (s.camera.center() - centre).truncate().length())
+            .fold(0.0, f64::max);
         let sources = sources
             .into_iter()
             .map(|s| {
@@ -47,6 +56,7 @@ impl<'a> Synthesis<'a> {
             hull,
             sources,
             tolerance,
+            rig: (centre, radius),
         }
     }
 
@@ -68,7 +78,7 @@ impl<'a> Synthesis<'a> {
                         let point = self.hull.voxel_center(depth.voxel[i]);
                         self.surface(point, origin)
                     } else {
-                        self.background(origin, ray, ground_z)
+                        self.background(origin, ray, DVec2::new(x as f64, y as f64), ground_z)
                     };
                     row.extend_from_slice(&colour);
                 }
@@ -107,14 +117,49 @@ impl<'a> Synthesis<'a> {
         )
     }
 
-    fn background(&self, eye: DVec3, ray: DVec3, ground_z: Option<f64>) -> [u8; 3] {
-        let point = match ground_z {
+    fn background(&self, eye: DVec3, ray: DVec3, pixel: DVec2, ground_z: Option<f64>) -> [u8; 3] {
+        let on_ground = match ground_z {
             Some(g) if ray.z.abs() > 1e-9 && (g - eye.z) / ray.z > 0.0 => {
-                eye + ray * ((g - eye.z) / ray.z)
+                Some(eye + ray * ((g - eye.z) / ray.z))
             }
-            // The sky, or no ground: a point far along the ray.
-            _ => eye + ray * 1e4,
-        };
+            _ => None,
+        }
+        .filter(|p| (*p - self.rig.0).truncate().length() <= self.rig.1 * 1.1);
+        if let Some(colour) = on_ground.and_then(|p| self.background_at(eye, p)) {
+            return colour;
+        }
+        // The sky, the stands, ground no camera sees: what lies in that direction, as the
+        // cameras that look that way see it; failing that, the nearest camera's plate at the
+        // same pixel (a backdrop, not geometry).
+        let far = eye + ray * 1e4;
+        let mut toward: Vec<(f64, &RgbImage, DVec2)> = self
+            .sources
+            .iter()
+            .filter_map(|(s, _)| {
+                let p = s.camera.project(far)?;
+                let forward = s.camera.r.transpose() * DVec3::Z;
+                s.camera
+                    .in_image(p)
+                    .then(|| (ray.angle_between(forward), s.background, p))
+            })
+            .collect();
+        toward.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if !toward.is_empty() {
+            return blend(toward.into_iter().take(1));
+        }
+        self.sources
+            .iter()
+            .min_by(|a, b| {
+                (a.0.camera.center() - eye)
+                    .length()
+                    .total_cmp(&(b.0.camera.center() - eye).length())
+            })
+            .map(|(s, _)| blend(std::iter::once((0.0, s.background, pixel))))
+            .unwrap_or([0, 0, 0])
+    }
+
+    /// A ground point's colour from the cameras whose view of it is closest to the eye's.
+    fn background_at(&self, eye: DVec3, point: DVec3) -> Option<[u8; 3]> {
         let to_eye = (eye - point).normalize();
         let mut candidates: Vec<(f64, &RgbImage, DVec2)> = self
             .sources
@@ -131,7 +176,7 @@ impl<'a> Synthesis<'a> {
             })
             .collect();
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        blend(candidates.into_iter().take(BLEND))
+        (!candidates.is_empty()).then(|| blend(candidates.into_iter().take(BLEND)))
     }
 }
 
