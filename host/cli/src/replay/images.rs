@@ -1,4 +1,5 @@
-//! PNG files in and out: the one place the replay commands decode and encode images.
+//! PNG files in and out (the one place the replay commands decode and encode images),
+//! and the progress bar they show.
 
 use std::path::Path;
 
@@ -73,4 +74,16 @@ fn write(path: &Path, width: u32, height: u32, colour: png::ColorType, data: &[u
         .write_image_data(data)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// A progress bar counting `len` `unit`s, labelled `prefix`; hidden when stderr is not a terminal.
+pub fn progress_bar(len: u64, prefix: &'static str, unit: &str) -> indicatif::ProgressBar {
+    let template = format!("{{prefix:>10}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{elapsed}}");
+    let bar = indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template(&template)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
 }

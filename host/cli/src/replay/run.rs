@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::images::{read_png, write_mask, write_png};
+use super::images::{progress_bar, read_png, write_mask, write_png};
 use super::sim::TRUTH_RESOLUTION;
 
 /// Arguments of `piste replay run`.
@@ -325,14 +325,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         tolerance: 1.min(n_cams as u32 - 2),
         min_views: (n_cams as u32 / 2).max(2),
     };
-    let progress = indicatif::ProgressBar::new((meta.frames - meta.lead_in) as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>10} [{bar:40}] {pos}/{len} frames {elapsed}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    progress.set_prefix("matte+hull");
+    let progress = progress_bar((meta.frames - meta.lead_in) as u64, "matte+hull", "frames");
     let mut shapes = Vec::new();
     let mut slice_frames = Vec::new();
     let mut mask_ious = Vec::new();
@@ -453,30 +446,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|(_, s)| s.centroid)
         .expect("key shape");
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
-    timings.time("orbit", || {
-        let dir = args.out.join("orbit");
+    // Each camera of a sequence rendered to DIR/NNNN.png.
+    let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
+        let dir = args.out.join(name);
         std::fs::create_dir_all(&dir)?;
-        for (k, camera) in orbit.iter().enumerate() {
+        for (k, camera) in cameras.iter().enumerate() {
             write_png(
                 &dir.join(format!("{k:04}.png")),
                 &synthesis.render(camera, meta.ground_z),
             )?;
         }
         Ok(())
-    })?;
+    };
+    timings.time("orbit", || render_sequence("orbit", &orbit))?;
     timings.time("bullet time", || {
-        let dir = args.out.join("bullet");
-        std::fs::create_dir_all(&dir)?;
-        for (k, camera) in bullet_cameras(&clip.cameras, centre, args.bullet_between)
-            .iter()
-            .enumerate()
-        {
-            write_png(
-                &dir.join(format!("{k:04}.png")),
-                &synthesis.render(camera, meta.ground_z),
-            )?;
-        }
-        Ok(())
+        render_sequence(
+            "bullet",
+            &bullet_cameras(&clip.cameras, centre, args.bullet_between),
+        )
     })?;
     timings.time("spacetime slice", || {
         let indices = slice::select_phases(&kinematics, args.phases);

@@ -11,7 +11,7 @@ use piste_media::sim::{Hazards, Scene, Sim, SimConfig};
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::images::{write_mask, write_png};
+use super::images::{progress_bar, write_mask, write_png};
 use super::run::{BoundsJson, ClipCamera, ClipMeta};
 
 /// Arguments of `piste replay sim`.
@@ -115,14 +115,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
         max: volume.max + margin,
     };
 
-    let progress = indicatif::ProgressBar::new((frames * cameras.len()) as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>10} [{bar:40}] {pos}/{len} images {elapsed}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
-    progress.set_prefix("rendering");
+    let progress = progress_bar((frames * cameras.len()) as u64, "rendering", "images");
     for camera in cameras {
         std::fs::create_dir_all(args.out.join("frames").join(&camera.name))?;
         std::fs::create_dir_all(args.out.join("truth/masks").join(&camera.name))?;
