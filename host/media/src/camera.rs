@@ -56,6 +56,23 @@ impl Distortion {
     }
 }
 
+/// Casts rays through pixels of one camera (see [`Camera::rays`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Rays {
+    k_inverse: DMat3,
+    r_transpose: DMat3,
+    distortion: Distortion,
+}
+
+impl Rays {
+    /// The unit direction, in world coordinates, of the ray through a pixel.
+    pub fn cast(&self, pixel: DVec2) -> DVec3 {
+        let n = self.k_inverse * pixel.extend(1.0);
+        let undistorted = self.distortion.remove(DVec2::new(n.x / n.z, n.y / n.z));
+        (self.r_transpose * undistorted.extend(1.0)).normalize()
+    }
+}
+
 /// A calibrated camera.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Camera {
@@ -100,9 +117,16 @@ impl Camera {
 
     /// The unit direction, in world coordinates, of the ray through a pixel.
     pub fn ray(&self, pixel: DVec2) -> DVec3 {
-        let n = self.k.inverse() * pixel.extend(1.0);
-        let undistorted = self.distortion.remove(DVec2::new(n.x / n.z, n.y / n.z));
-        (self.r.transpose() * undistorted.extend(1.0)).normalize()
+        self.rays().cast(pixel)
+    }
+
+    /// A ray caster with the camera's inverses computed once, for casting many rays.
+    pub fn rays(&self) -> Rays {
+        Rays {
+            k_inverse: self.k.inverse(),
+            r_transpose: self.r.transpose(),
+            distortion: self.distortion,
+        }
     }
 
     /// A distortion-free camera at `eye` looking at `target`, with `up` pointing up in the

@@ -174,14 +174,7 @@ impl Background {
             height: self.height,
             data: alpha.iter().map(|a| *a >= 0.5).collect(),
         };
-        let opened = silhouette::dilate(
-            &silhouette::erode(&raw, config.open_radius),
-            config.open_radius,
-        );
-        let mask = silhouette::erode(
-            &silhouette::dilate(&opened, config.close_radius),
-            config.close_radius,
-        );
+        let mask = clean(&raw, config.open_radius, config.close_radius);
         for (a, m) in alpha.iter_mut().zip(&mask.data) {
             // The cleaned mask decides; the score keeps soft edges inside it.
             *a = if *m { a.max(0.5) } else { a.min(0.49) };
@@ -231,7 +224,7 @@ impl Background {
             return (0, 0);
         }
         let (w, h) = (self.width as i32, self.height as i32);
-        let step = 3;
+        let step = 6;
         let mut best = ((0, 0), f32::INFINITY);
         for dy in -max..=max {
             for dx in -max..=max {
@@ -282,6 +275,37 @@ impl Background {
         let mid = ratios.len() / 2;
         *ratios.select_nth_unstable_by(mid, f32::total_cmp).1
     }
+}
+
+/// Opening then closing, computed only in the box around the set pixels (the athlete is a
+/// small part of a venue camera's image).
+fn clean(raw: &Mask, open: f64, close: f64) -> Mask {
+    let (w, h) = (raw.width as usize, raw.height as usize);
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (i, _) in raw.data.iter().enumerate().filter(|(_, v)| **v) {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if x0 == usize::MAX {
+        return raw.clone();
+    }
+    let margin = (open + close).ceil() as usize + 2;
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin + 1).min(w), (y1 + margin + 1).min(h));
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    let mut crop = Mask::empty(cw as u32, ch as u32);
+    for y in 0..ch {
+        crop.data[y * cw..(y + 1) * cw]
+            .copy_from_slice(&raw.data[(y0 + y) * w + x0..(y0 + y) * w + x1]);
+    }
+    let opened = silhouette::dilate(&silhouette::erode(&crop, open), open);
+    let closed = silhouette::erode(&silhouette::dilate(&opened, close), close);
+    let mut out = Mask::empty(raw.width, raw.height);
+    for y in 0..ch {
+        out.data[(y0 + y) * w + x0..(y0 + y) * w + x1]
+            .copy_from_slice(&closed.data[y * cw..(y + 1) * cw]);
+    }
+    out
 }
 
 fn luma(c: [f32; 3]) -> f32 {

@@ -67,18 +67,30 @@ impl<'a> Synthesis<'a> {
         let depth = self.hull.render_depth(target);
         let (w, h) = (target.width as usize, target.height as usize);
         let origin = target.center();
+        let rays = target.rays();
+        let mut order: Vec<usize> = (0..self.sources.len()).collect();
+        order.sort_by(|a, b| {
+            let d = |k: usize| (self.sources[k].0.camera.center() - origin).length();
+            d(*a).total_cmp(&d(*b))
+        });
         let rows: Vec<Vec<u8>> = (0..h)
             .into_par_iter()
             .map(|y| {
                 let mut row = Vec::with_capacity(w * 3);
                 for x in 0..w {
                     let i = y * w + x;
-                    let ray = target.ray(DVec2::new(x as f64, y as f64));
+                    let ray = rays.cast(DVec2::new(x as f64, y as f64));
                     let colour = if depth.voxel[i] != u32::MAX {
                         let point = self.hull.voxel_center(depth.voxel[i]);
                         self.surface(point, origin)
                     } else {
-                        self.background(origin, ray, DVec2::new(x as f64, y as f64), ground_z)
+                        self.background(
+                            origin,
+                            ray,
+                            DVec2::new(x as f64, y as f64),
+                            ground_z,
+                            &order,
+                        )
                     };
                     row.extend_from_slice(&colour);
                 }
@@ -117,7 +129,14 @@ impl<'a> Synthesis<'a> {
         )
     }
 
-    fn background(&self, eye: DVec3, ray: DVec3, pixel: DVec2, ground_z: Option<f64>) -> [u8; 3] {
+    fn background(
+        &self,
+        eye: DVec3,
+        ray: DVec3,
+        pixel: DVec2,
+        ground_z: Option<f64>,
+        order: &[usize],
+    ) -> [u8; 3] {
         let on_ground = match ground_z {
             Some(g) if ray.z.abs() > 1e-9 && (g - eye.z) / ray.z > 0.0 => {
                 Some(eye + ray * ((g - eye.z) / ray.z))
@@ -125,7 +144,7 @@ impl<'a> Synthesis<'a> {
             _ => None,
         }
         .filter(|p| (*p - self.rig.0).truncate().length() <= self.rig.1 * 1.1);
-        if let Some(colour) = on_ground.and_then(|p| self.background_at(eye, p)) {
+        if let Some(colour) = on_ground.and_then(|p| self.background_at(eye, p, order)) {
             return colour;
         }
         // The sky, the stands, ground no camera sees: what lies in that direction, as the
@@ -159,11 +178,13 @@ impl<'a> Synthesis<'a> {
     }
 
     /// A ground point's colour from the cameras whose view of it is closest to the eye's.
-    fn background_at(&self, eye: DVec3, point: DVec3) -> Option<[u8; 3]> {
+    /// Sources are tried nearest-to-the-eye first and the first two that see the point blend:
+    /// a per-pixel search of every camera costs more than the ground is worth.
+    fn background_at(&self, eye: DVec3, point: DVec3, order: &[usize]) -> Option<[u8; 3]> {
         let to_eye = (eye - point).normalize();
-        let mut candidates: Vec<(f64, &RgbImage, DVec2)> = self
-            .sources
+        let mut candidates: Vec<(f64, &RgbImage, DVec2)> = order
             .iter()
+            .map(|k| &self.sources[*k])
             .filter_map(|(s, _)| {
                 let p = s.camera.project(point)?;
                 s.camera.in_image(p).then(|| {
@@ -174,9 +195,10 @@ impl<'a> Synthesis<'a> {
                     )
                 })
             })
+            .take(BLEND)
             .collect();
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        (!candidates.is_empty()).then(|| blend(candidates.into_iter().take(BLEND)))
+        (!candidates.is_empty()).then(|| blend(candidates.into_iter()))
     }
 }
 
