@@ -289,5 +289,98 @@ fn bench() -> Result<()> {
     step("sandbox benchmarks (release)");
     run(cargo()
         .args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"])
-        .env("PISTE_MODULES", &modules))
+        .env("PISTE_MODULES", &modules))?;
+    replay_bench()
+}
+
+/// The replay engine's standard workload (12 cameras, 1280x720, 50 frames after a 10-frame
+/// lead-in) end to end, and matting beside OpenCV's MOG2 on the same frames.
+fn replay_bench() -> Result<()> {
+    step("replay engine: standard workload (release)");
+    run(cargo().args(["build", "--release", "--quiet", "-p", "piste"]))?;
+    let piste = target_dir().join("release/piste");
+    let bench = target_dir().join("bench");
+    let clip = bench.join("clip-figure-skating");
+    if !clip.join("clip.json").is_file() {
+        run(Command::new(&piste)
+            .args([
+                "replay",
+                "sim",
+                "--scene",
+                "figure-skating",
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(&clip))?;
+    }
+    let out = bench.join("replay");
+    run(Command::new(&piste)
+        .args(["replay", "run"])
+        .arg(&clip)
+        .arg("--out")
+        .arg(&out))?;
+
+    step("matting beside OpenCV MOG2 (same frames, PNG decoding timed in both)");
+    let has_cv2 = Command::new("python3")
+        .args(["-c", "import cv2"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_cv2 {
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "opencv-python-headless",
+        ]))?;
+    }
+    let baseline = Command::new("python3")
+        .arg(root().join("xtask/bench/mog2.py"))
+        .arg(&clip)
+        .output()?;
+    if !baseline.status.success() {
+        bail!(
+            "mog2.py failed: {}",
+            String::from_utf8_lossy(&baseline.stderr)
+        );
+    }
+    let mog2: serde_json::Value =
+        serde_json::from_slice(&baseline.stdout).context("mog2.py printed no JSON")?;
+    let read = |file: &str| -> Result<serde_json::Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            out.join(file),
+        )?)?)
+    };
+    let (timings, quality) = (read("timings.json")?, read("quality.json")?);
+    let seconds = |stage: &str| {
+        timings
+            .as_array()
+            .and_then(|list| list.iter().find(|t| t["stage"] == stage))
+            .and_then(|t| t["seconds"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let ours_fps = number(&mog2["frames"]) / (seconds("learn backgrounds") + seconds("matting"));
+    let (mog2_fps, mog2_iou) = (number(&mog2["fps"]), number(&mog2["mask_iou_mean"]));
+    let ours_iou = number(&quality["mask_iou_mean"]);
+    println!(
+        "{:<36} {:>10} {:>10} {:>8}",
+        "figure", "piste", "MOG2", "ratio"
+    );
+    println!(
+        "{:<36} {:>10.1} {:>10.1} {:>8.2}",
+        "matting frames per second",
+        ours_fps,
+        mog2_fps,
+        ours_fps / mog2_fps
+    );
+    println!(
+        "{:<36} {:>10.3} {:>10.3} {:>8.2}",
+        "mask IoU against the truth",
+        ours_iou,
+        mog2_iou,
+        ours_iou / mog2_iou
+    );
+    Ok(())
 }
