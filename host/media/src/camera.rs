@@ -141,7 +141,13 @@ impl Camera {
         height: u32,
     ) -> Camera {
         let forward = (target - eye).normalize();
-        let right = forward.cross(up).normalize();
+        // Looking along `up` leaves "right" undefined; any axis across the view will do.
+        let right = forward.cross(up);
+        let right = if right.length_squared() < 1e-12 {
+            forward.any_orthonormal_vector()
+        } else {
+            right.normalize()
+        };
         let down = forward.cross(right);
         // Rows of R are the camera's axes in world coordinates: x right, y down, z forward.
         let r = DMat3::from_cols(right, down, forward).transpose();

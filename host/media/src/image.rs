@@ -1,5 +1,10 @@
 //! Image buffers: 8-bit RGB frames and binary masks, row-major, no padding.
 
+/// Luminance (ITU-R BT.601 weights) of an RGB colour, in the colour's own units.
+pub(crate) fn luma(c: [f32; 3]) -> f32 {
+    0.2989 * c[0] + 0.5870 * c[1] + 0.1140 * c[2]
+}
+
 /// An 8-bit RGB image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RgbImage {

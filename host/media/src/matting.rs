@@ -3,7 +3,7 @@
 //! compensation against exposure flicker, and a brightness/chromaticity test that tells
 //! cast shadows (darker, same colour) from the athlete. Output: a soft alpha and a mask.
 
-use crate::image::{Mask, RgbImage};
+use crate::image::{Mask, RgbImage, luma};
 use crate::silhouette;
 
 /// Why a background could not be learned.
@@ -306,10 +306,6 @@ fn clean(raw: &Mask, open: f64, close: f64) -> Mask {
             .copy_from_slice(&closed.data[y * cw..(y + 1) * cw]);
     }
     out
-}
-
-fn luma(c: [f32; 3]) -> f32 {
-    0.2989 * c[0] + 0.5870 * c[1] + 0.1140 * c[2]
 }
 
 fn frame_luma(frame: &RgbImage, i: usize) -> f32 {

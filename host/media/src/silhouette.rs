@@ -1,7 +1,7 @@
 //! Silhouettes from images of a bright subject on a dark background, by threshold and
 //! morphological closing with Euclidean disks (the recipe of the Middlebury data's authors).
 
-use crate::image::{Mask, RgbImage};
+use crate::image::{Mask, RgbImage, luma};
 
 /// How to extract a silhouette.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,10 +28,7 @@ impl Recipe {
         let data = image
             .data
             .chunks_exact(3)
-            .map(|p| {
-                0.2989 * f64::from(p[0]) + 0.5870 * f64::from(p[1]) + 0.1140 * f64::from(p[2])
-                    > limit
-            })
+            .map(|p| f64::from(luma([f32::from(p[0]), f32::from(p[1]), f32::from(p[2])])) > limit)
             .collect();
         let mask = Mask {
             width: image.width,

@@ -79,20 +79,9 @@ impl Rig {
     }
 }
 
-/// A distortion-free camera at `center` looking at `aim`, level (no roll): x right, y down,
-/// z forward in the camera frame, the convention of [`Camera::project`].
+/// A distortion-free camera at `center` looking at `aim`, level (no roll), with the
+/// sensor's size and field of view.
 pub fn look_at(name: String, center: DVec3, aim: DVec3, sensor: Sensor) -> Camera {
-    let forward = (aim - center).normalize();
-    // Looking straight up or down leaves "right" undefined; any horizontal axis will do.
-    let right = forward.cross(DVec3::Z);
-    let right = if right.length_squared() < 1e-12 {
-        DVec3::X
-    } else {
-        right.normalize()
-    };
-    let down = forward.cross(right);
-    // Rows of R are the camera axes in world coordinates.
-    let r = DMat3::from_cols(right, down, forward).transpose();
     let (w, h) = (f64::from(sensor.width), f64::from(sensor.height));
     let f = 0.5 * w / (0.5 * sensor.horizontal_fov_deg.to_radians()).tan();
     let k = DMat3::from_cols(
@@ -100,15 +89,7 @@ pub fn look_at(name: String, center: DVec3, aim: DVec3, sensor: Sensor) -> Camer
         DVec3::new(0.0, f, 0.0),
         DVec3::new(0.5 * (w - 1.0), 0.5 * (h - 1.0), 1.0),
     );
-    Camera {
-        name,
-        width: sensor.width,
-        height: sensor.height,
-        k,
-        distortion: Distortion::default(),
-        r,
-        t: -(r * center),
-    }
+    Camera::look_at(name, center, aim, DVec3::Z, k, sensor.width, sensor.height)
 }
 
 #[cfg(test)]
