@@ -19,7 +19,8 @@ commands:
   tidy      the repository's structural checks";
 
 /// Debian packages the build and the tests need.
-const APT_PACKAGES: &[&str] = &["pkg-config", "python3", "ca-certificates"];
+// openssh-client: `ssh-keygen` makes the OpenSSH publisher keys the signing tests trust.
+const APT_PACKAGES: &[&str] = &["pkg-config", "python3", "ca-certificates", "openssh-client"];
 
 /// Tools from crates.io the tests need: (binary, crate, version).
 const CARGO_TOOLS: &[(&str, &str, &str)] = &[("wasmsign2", "wasmsign2-cli", "0.2.6")];
