@@ -1,0 +1,3 @@
+//! Integration tests of the appliance store: catalog, outbox, quota and verification.
+
+mod store;
