@@ -1,0 +1,3 @@
+//! Integration tests of the sync protocol: both state machines over a simulated network.
+
+mod sim;
