@@ -1,10 +1,14 @@
 //! The `piste` command line: one binary for field techs, module developers and central ops.
 
+mod archive;
 mod config;
 mod demo;
 mod keys;
 mod module;
+mod pki;
 mod replay;
+mod store;
+mod sync;
 mod template;
 
 use anyhow::Result;
@@ -34,6 +38,18 @@ enum Command {
     /// Replays: 3D reconstruction of key moments from calibrated cameras.
     #[command(subcommand)]
     Replay(replay::ReplayCommand),
+    /// The fleet PKI: CA, appliance enrolment, archive certificates, revocation.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+    /// The appliance's store: assets, outbox, verification.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
+    /// Sync the appliance's outbox to the archive over QUIC.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// The archive node: ingest from appliances, status, verification.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 fn main() {
@@ -44,6 +60,10 @@ fn main() {
         Command::Module(cmd) => module::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Replay(cmd) => replay::run(cmd),
+        Command::Pki(cmd) => pki::run(cmd),
+        Command::Store(cmd) => store::run(cmd),
+        Command::Sync(cmd) => sync::run(cmd),
+        Command::Archive(cmd) => archive::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -54,7 +74,7 @@ fn main() {
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn,piste=info",
+        0 => "warn,piste=info,piste_sync=info,piste_archive=info,piste_store=info",
         1 => "debug",
         _ => "trace",
     };
@@ -62,6 +82,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -134,6 +134,8 @@ pub struct Store {
     db: Database,
     blobs: BlobDir,
     options: StoreOptions,
+    /// Held for the store's lifetime: one process at a time owns the store.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -148,6 +150,10 @@ impl Store {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         let db_path = dir.join("catalog.redb");
+        let lock = lock_dir(dir).map_err(|e| match e {
+            Some(e) => e,
+            None => Error::Busy(db_path.clone()),
+        })?;
         let db = Database::create(&db_path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Busy(db_path.clone()),
             e => Error::Catalog {
@@ -162,6 +168,7 @@ impl Store {
             db,
             blobs,
             options,
+            _lock: lock,
         };
         store.init_tables()?;
         store.sweep_orphans()?;
@@ -659,6 +666,22 @@ impl Store {
             self.blobs.remove(&h)?;
         }
         Ok(())
+    }
+}
+
+/// Takes the directory's lock file; `Err(None)` if another process holds it.
+pub(crate) fn lock_dir(dir: &Path) -> std::result::Result<std::fs::File, Option<Error>> {
+    let path = dir.join("lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Some(Error::io("opening", &path)(e)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(Some(Error::io("locking", &path)(e))),
     }
 }
 

@@ -13,8 +13,12 @@
 //! [`TokenBucket`] (the global rate cap).
 
 mod bucket;
+pub mod client;
 mod edge;
 mod ingest;
+pub mod pki;
+pub mod tls;
+pub mod transport;
 mod wire;
 
 pub use bucket::TokenBucket;

@@ -1,0 +1,221 @@
+//! The QUIC transport: endpoints sized for a 1 Gbit/s, 50 ms link, frames over one
+//! bidirectional stream, and errors explained in words.
+
+use crate::tls::{self, Credentials, TlsError};
+use crate::wire::{self, Frame, WireError};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{
+    ConnectionError, Endpoint, IdleTimeout, RecvStream, SendStream, TransportConfig, VarInt,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Transport failures, in words an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The socket could not be opened.
+    #[error("socket {addr}: {source}")]
+    Socket {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The connection failed or ended.
+    #[error("{0}")]
+    Connection(String),
+    /// The peer sent bytes that are not a frame.
+    #[error("peer sent a bad frame: {0}")]
+    Wire(#[from] WireError),
+}
+
+/// Windows and timers for a 1 Gbit/s link with 50 ms of round trip (6.25 MB in flight),
+/// with keep-alives well inside the 30 s that NATs commonly keep a UDP mapping.
+pub fn transport_config() -> TransportConfig {
+    let mut t = TransportConfig::default();
+    let bdp: u32 = 1_000_000_000 / 8 / 20;
+    t.stream_receive_window(VarInt::from_u32(2 * bdp));
+    t.receive_window(VarInt::from_u32(4 * bdp));
+    t.send_window(4 * bdp as u64);
+    t.keep_alive_interval(Some(Duration::from_secs(10)));
+    t.max_idle_timeout(Some(
+        IdleTimeout::try_from(Duration::from_secs(30)).expect("30 s is a valid idle timeout"),
+    ));
+    t.max_concurrent_bidi_streams(VarInt::from_u32(4));
+    t.max_concurrent_uni_streams(VarInt::from_u32(0));
+    t
+}
+
+/// A quinn server configuration from the archive's credentials.
+pub fn server_config(creds: &Credentials) -> Result<quinn::ServerConfig, TransportError> {
+    let crypto = QuicServerConfig::try_from(tls::server_config(creds)?)
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(Arc::new(transport_config()));
+    Ok(config)
+}
+
+/// The archive's endpoint, listening on `addr`.
+pub fn server_endpoint(addr: SocketAddr, creds: &Credentials) -> Result<Endpoint, TransportError> {
+    Endpoint::server(server_config(creds)?, addr)
+        .map_err(|source| TransportError::Socket { addr, source })
+}
+
+/// The appliance's endpoint, with its credentials as the default client configuration.
+pub fn client_endpoint(creds: &Credentials) -> Result<Endpoint, TransportError> {
+    let crypto = QuicClientConfig::try_from(tls::client_config(creds)?)
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(Arc::new(transport_config()));
+    let addr: SocketAddr = "0.0.0.0:0".parse().expect("a valid address");
+    let mut endpoint =
+        Endpoint::client(addr).map_err(|source| TransportError::Socket { addr, source })?;
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+/// TLS alerts by number, as RFC 8446 names them.
+fn alert_name(code: u64) -> Option<&'static str> {
+    Some(match code {
+        40 => "handshake failure",
+        42 => "bad certificate",
+        43 => "unsupported certificate",
+        44 => "certificate revoked",
+        45 => "certificate expired",
+        46 => "certificate unknown",
+        48 => "unknown certificate authority",
+        49 => "access denied",
+        51 => "decrypt error",
+        109 => "missing extension",
+        116 => "certificate required",
+        120 => "no application protocol",
+        _ => return None,
+    })
+}
+
+/// Explains a connection error, naming the TLS alert where there is one.
+pub fn explain(err: &ConnectionError) -> String {
+    let alert = |code: u64| {
+        let alert = code & 0xff;
+        let name = alert_name(alert).unwrap_or("alert");
+        let hint = match alert {
+            44 => ": this appliance's certificate was revoked; enrol it again",
+            45 => ": a certificate has expired; renew it with `piste pki sign`",
+            48 => ": the certificates do not chain to the same fleet CA",
+            42 | 46 | 116 => ": the peer does not accept this certificate",
+            _ => "",
+        };
+        format!("TLS handshake refused ({name}, alert {alert}){hint}")
+    };
+    match err {
+        ConnectionError::TransportError(t) if (0x100..0x200).contains(&u64::from(t.code)) => {
+            format!("{}; {}", alert(u64::from(t.code)), t.reason)
+        }
+        ConnectionError::ConnectionClosed(c)
+            if (0x100..0x200).contains(&u64::from(c.error_code)) =>
+        {
+            let reason = String::from_utf8_lossy(&c.reason);
+            if reason.is_empty() {
+                alert(u64::from(c.error_code))
+            } else {
+                format!("{}; {reason}", alert(u64::from(c.error_code)))
+            }
+        }
+        ConnectionError::ApplicationClosed(c) => {
+            format!("closed by peer: {}", String::from_utf8_lossy(&c.reason))
+        }
+        ConnectionError::TimedOut => "the peer stopped answering (idle timeout)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads frames from a stream.
+#[derive(Debug)]
+pub struct FrameReader {
+    recv: RecvStream,
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    /// Wraps a stream.
+    pub fn new(recv: RecvStream) -> FrameReader {
+        FrameReader {
+            recv,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next frame; `None` when the peer finished the stream cleanly.
+    pub async fn read(&mut self) -> Result<Option<Frame>, TransportError> {
+        let mut prefix = [0u8; 4];
+        match self.recv.read_exact(&mut prefix).await {
+            Ok(()) => {}
+            Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+            Err(e) => return Err(read_error(e)),
+        }
+        let len = wire::body_len(prefix)?;
+        self.buf.resize(len, 0);
+        self.recv
+            .read_exact(&mut self.buf)
+            .await
+            .map_err(read_error)?;
+        Ok(Some(wire::decode(&self.buf)?))
+    }
+}
+
+fn read_error(e: quinn::ReadExactError) -> TransportError {
+    match e {
+        quinn::ReadExactError::ReadError(quinn::ReadError::ConnectionLost(c)) => {
+            TransportError::Connection(explain(&c))
+        }
+        quinn::ReadExactError::FinishedEarly(n) => TransportError::Connection(format!(
+            "peer ended the stream inside a frame ({n} bytes in)"
+        )),
+        other => TransportError::Connection(other.to_string()),
+    }
+}
+
+/// Writes frames to a stream.
+#[derive(Debug)]
+pub struct FrameWriter {
+    send: SendStream,
+}
+
+fn write_error(e: quinn::WriteError) -> TransportError {
+    match e {
+        quinn::WriteError::ConnectionLost(c) => TransportError::Connection(explain(&c)),
+        other => TransportError::Connection(other.to_string()),
+    }
+}
+
+impl FrameWriter {
+    /// Wraps a stream.
+    pub fn new(send: SendStream) -> FrameWriter {
+        FrameWriter { send }
+    }
+
+    /// Sends one frame.
+    pub async fn write(&mut self, frame: &Frame) -> Result<(), TransportError> {
+        self.send
+            .write_all(&wire::encode(frame))
+            .await
+            .map_err(write_error)
+    }
+
+    /// Sends a `Chunk` frame from its header and the file's bytes.
+    pub async fn write_chunk(&mut self, header: &[u8], data: &[u8]) -> Result<(), TransportError> {
+        self.send.write_all(header).await.map_err(write_error)?;
+        self.send.write_all(data).await.map_err(write_error)
+    }
+
+    /// Finishes the stream and waits until the peer has everything.
+    pub async fn finish(mut self) {
+        if self.send.finish().is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.send.stopped()).await;
+        }
+    }
+}
