@@ -4,8 +4,8 @@
 use crate::{ApplianceStatus, BlobStore, Catalog, NodeStatus, Result, io};
 use piste_store::{CHUNK_SIZE, Hash};
 use piste_sync::pki::Identity;
+use piste_sync::server::{Listener, Peer};
 use piste_sync::tls::Credentials;
-use piste_sync::transport::{self, FrameReader, FrameWriter, explain};
 use piste_sync::{BlobOffer, Have, IngestOutput, IngestSession};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -42,7 +42,7 @@ pub struct Archive {
     catalog: Catalog,
     blobs: BlobStore,
     appliances: Mutex<BTreeMap<String, ApplianceStatus>>,
-    live: Mutex<HashMap<String, quinn::Connection>>,
+    live: Mutex<HashMap<String, Peer>>,
     listen: Mutex<String>,
 }
 
@@ -116,9 +116,9 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let creds = load_creds(&options)?;
-    let endpoint = transport::server_endpoint(options.listen, &creds)?;
+    let listener = Arc::new(Listener::bind(options.listen, &creds)?);
     let archive = Arc::new(Archive::open(&options.name, &options.data, blobs)?);
-    let local = endpoint
+    let local = listener
         .local_addr()
         .map_err(io("reading the address of", options.data.clone()))?;
     *archive.listen.lock().expect("lock") = local.to_string();
@@ -129,7 +129,7 @@ pub async fn serve(
 
     // Reload the CRL when it changes, so a revocation takes effect without a restart.
     let watcher = {
-        let endpoint = endpoint.clone();
+        let listener = listener.clone();
         let options = options.clone();
         let archive = archive.clone();
         tokio::spawn(async move {
@@ -144,11 +144,8 @@ pub async fn serve(
                 let now = mtime(&options.crl);
                 if now != seen {
                     seen = now;
-                    match load_creds(&options).and_then(|c| Ok(transport::server_config(&c)?)) {
-                        Ok(cfg) => {
-                            endpoint.set_server_config(Some(cfg));
-                            tracing::info!("certificate revocation list reloaded");
-                        }
+                    match load_creds(&options).and_then(|c| Ok(listener.reload(&c)?)) {
+                        Ok(()) => tracing::info!("certificate revocation list reloaded"),
                         Err(e) => tracing::error!("certificate revocation list not reloaded: {e}"),
                     }
                 }
@@ -158,24 +155,26 @@ pub async fn serve(
 
     loop {
         let incoming = tokio::select! {
-            i = endpoint.accept() => match i { Some(i) => i, None => break },
+            i = listener.accept() => match i { Some(i) => i, None => break },
             _ = shutdown.changed() => break,
         };
         let archive = archive.clone();
         tokio::spawn(async move {
-            let remote = incoming.remote_address();
-            let conn = match incoming.await {
-                Ok(c) => c,
+            let remote = incoming.remote();
+            let peer = match incoming.handshake().await {
+                Ok(p) => p,
                 Err(e) => {
-                    tracing::warn!(%remote, "refused a connection: {}", explain(&e));
+                    tracing::warn!(%remote, "refused a connection: {e}");
                     return;
                 }
             };
-            let identity = piste_sync::client::peer_identity(&conn);
-            let Some(Identity::Appliance { venue, box_id }) = identity else {
-                let what = identity.map_or("no piste identity".to_owned(), |i| i.to_string());
+            let Some(Identity::Appliance { venue, box_id }) = peer.identity.clone() else {
+                let what = peer
+                    .identity
+                    .as_ref()
+                    .map_or("no piste identity".to_owned(), |i| i.to_string());
                 tracing::warn!(%remote, "refused a connection: its certificate names {what}, not an appliance");
-                conn.close(1u32.into(), b"certificate names no appliance");
+                peer.close("certificate names no appliance");
                 return;
             };
             let who = Identity::Appliance {
@@ -187,12 +186,9 @@ pub async fn serve(
                 .live
                 .lock()
                 .expect("lock")
-                .insert(who.clone(), conn.clone())
+                .insert(who.clone(), peer.clone())
             {
-                old.close(
-                    2u32.into(),
-                    b"superseded by a newer connection from the same appliance",
-                );
+                old.close("superseded by a newer connection from the same appliance");
             }
             archive.update(&who, |s| {
                 s.venue = venue.clone();
@@ -201,13 +197,10 @@ pub async fn serve(
                 s.last_seen_ms = now_ms();
             });
             tracing::info!(%remote, appliance = %who, "appliance connected");
-            let result = session(&archive, &conn, &who, &venue).await;
+            let result = session(&archive, &peer, &who, &venue).await;
             {
                 let mut live = archive.live.lock().expect("lock");
-                if live
-                    .get(&who)
-                    .is_some_and(|c| c.stable_id() == conn.stable_id())
-                {
+                if live.get(&who).is_some_and(|c| c.id() == peer.id()) {
                     live.remove(&who);
                 }
             }
@@ -223,7 +216,7 @@ pub async fn serve(
         });
     }
     watcher.abort();
-    endpoint.close(0u32.into(), b"archive shutting down");
+    listener.close("archive shutting down");
     archive.write_status()?;
     Ok(())
 }
@@ -313,13 +306,11 @@ impl Staging {
 
 async fn session(
     archive: &Archive,
-    conn: &quinn::Connection,
+    peer: &Peer,
     who: &str,
     venue: &str,
 ) -> std::result::Result<(), String> {
-    let (send, recv) = conn.accept_bi().await.map_err(|e| explain(&e))?;
-    let mut reader = FrameReader::new(recv);
-    let mut writer = FrameWriter::new(send);
+    let (mut reader, mut writer) = peer.accept_stream().await?;
     let mut ingest = IngestSession::new(venue, &archive.name);
     let dir = archive.data.join("staging").join(who.replace(':', "_"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;

@@ -17,6 +17,7 @@ pub mod client;
 mod edge;
 mod ingest;
 pub mod pki;
+pub mod server;
 pub mod tls;
 pub mod transport;
 mod wire;
