@@ -116,7 +116,11 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let creds = load_creds(&options)?;
-    let listener = Arc::new(Listener::bind(options.listen, &creds)?);
+    std::fs::create_dir_all(&options.data).map_err(io("creating", &options.data))?;
+    let reset_path = options.data.join("reset.key");
+    let reset =
+        piste_sync::transport::reset_secret(&reset_path).map_err(io("reading", &reset_path))?;
+    let listener = Arc::new(Listener::bind(options.listen, &creds, &reset)?);
     let archive = Arc::new(Archive::open(&options.name, &options.data, blobs)?);
     let local = listener
         .local_addr()

@@ -348,6 +348,7 @@ pub fn run(cmd: SyncCommand) -> Result<()> {
                     until_empty: once,
                     min_backoff: Duration::from_millis(200),
                     max_backoff: Duration::from_secs(30),
+                    give_up_after: once.then_some(3),
                 };
                 tracing::info!(%archive, "sync loop starting");
                 let result =

@@ -29,6 +29,8 @@ pub struct ClientOptions {
     pub min_backoff: Duration,
     /// The longest wait before reconnecting.
     pub max_backoff: Duration,
+    /// Give up after this many failed attempts in a row (`None`: never).
+    pub give_up_after: Option<u32>,
 }
 
 /// What the loop reports while it runs: `piste sync status` prints it.
@@ -63,6 +65,14 @@ pub enum ClientError {
     /// The archive refused the session for good (version mismatch, forbidden).
     #[error("archive refused the session: {0}")]
     Refused(String),
+    /// Every attempt failed.
+    #[error("gave up after {attempts} failed attempts; the last: {last}")]
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why the last one failed.
+        last: String,
+    },
 }
 
 fn now_ms() -> u64 {
@@ -107,6 +117,9 @@ pub fn offer_for(store: &Store, id: &Hash) -> Result<Offer, piste_store::Error> 
     })
 }
 
+/// How long a connection attempt may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How one session ended.
 enum SessionEnd {
     /// The outbox is empty and `until_empty` was asked for.
@@ -124,22 +137,31 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ClientError> {
     let mut backoff = options.min_backoff;
+    let mut failures = 0u32;
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
         status.lock().expect("status lock").sessions += 1;
-        let started = Instant::now();
         let end = tokio::select! {
             end = session(&store, &endpoint, &options, &status) => end?,
             _ = shutdown.changed() => return Ok(()),
         };
-        status.lock().expect("status lock").connected = false;
+        let was_up = std::mem::replace(&mut status.lock().expect("status lock").connected, false);
         match end {
             SessionEnd::Drained => return Ok(()),
             SessionEnd::Retry(why) => {
-                if started.elapsed() > Duration::from_secs(30) {
-                    backoff = options.min_backoff; // it worked for a while: start over
+                if was_up {
+                    // The archive was reachable: a fresh failure, not a run of them.
+                    backoff = options.min_backoff;
+                    failures = 0;
+                }
+                failures += 1;
+                if options.give_up_after.is_some_and(|n| failures >= n) {
+                    return Err(ClientError::GaveUp {
+                        attempts: failures,
+                        last: why,
+                    });
                 }
                 tracing::warn!(archive = %options.archive, retry_in = ?backoff, "sync session ended: {why}");
                 status.lock().expect("status lock").last_error = Some(why);
@@ -169,9 +191,15 @@ async fn session(
             )));
         }
     };
-    let conn = match connecting.await {
-        Ok(c) => c,
-        Err(e) => {
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => {
+            return Ok(SessionEnd::Retry(format!(
+                "no answer from {} within {CONNECT_TIMEOUT:?}",
+                options.archive
+            )));
+        }
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             return Ok(SessionEnd::Retry(format!(
                 "connecting to {}: {}",
                 options.archive,

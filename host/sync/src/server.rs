@@ -14,10 +14,15 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Listens on `addr` with the archive's credentials.
-    pub fn bind(addr: SocketAddr, creds: &Credentials) -> Result<Listener, TransportError> {
+    /// Listens on `addr` with the archive's credentials and stateless-reset secret
+    /// (see [`transport::server_endpoint`]).
+    pub fn bind(
+        addr: SocketAddr,
+        creds: &Credentials,
+        reset_secret: &[u8; 32],
+    ) -> Result<Listener, TransportError> {
         Ok(Listener {
-            endpoint: transport::server_endpoint(addr, creds)?,
+            endpoint: transport::server_endpoint(addr, creds, reset_secret)?,
         })
     }
 

@@ -59,10 +59,47 @@ pub fn server_config(creds: &Credentials) -> Result<quinn::ServerConfig, Transpo
     Ok(config)
 }
 
-/// The archive's endpoint, listening on `addr`.
-pub fn server_endpoint(addr: SocketAddr, creds: &Credentials) -> Result<Endpoint, TransportError> {
-    Endpoint::server(server_config(creds)?, addr)
-        .map_err(|source| TransportError::Socket { addr, source })
+/// The archive's endpoint, listening on `addr`. With the same `reset_secret` across
+/// restarts, a restarted archive answers packets of connections it lost with stateless
+/// resets that appliances recognise, so they reconnect at once instead of waiting out the
+/// idle timeout.
+pub fn server_endpoint(
+    addr: SocketAddr,
+    creds: &Credentials,
+    reset_secret: &[u8; 32],
+) -> Result<Endpoint, TransportError> {
+    let socket_err = |source| TransportError::Socket { addr, source };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_secret);
+    let config = quinn::EndpointConfig::new(Arc::new(key));
+    let socket = std::net::UdpSocket::bind(addr).map_err(socket_err)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| TransportError::Connection("no async runtime for the endpoint".into()))?;
+    Endpoint::new(config, Some(server_config(creds)?), socket, runtime).map_err(socket_err)
+}
+
+/// Loads the stateless-reset secret kept at `path`, making it (mode 0600) the first time.
+pub fn reset_secret(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    if let Ok(bytes) = std::fs::read(path)
+        && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(secret);
+    }
+    let mut secret = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut secret)
+        .map_err(|_| std::io::Error::other("the system random source failed"))?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(&secret)?;
+    file.sync_all()?;
+    Ok(secret)
 }
 
 /// The appliance's endpoint, with its credentials as the default client configuration.

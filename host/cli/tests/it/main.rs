@@ -2,3 +2,4 @@
 
 mod author;
 mod replay;
+mod sync;

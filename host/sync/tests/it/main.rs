@@ -1,3 +1,4 @@
 //! Integration tests of the sync protocol: both state machines over a simulated network.
 
 mod sim;
+mod tls;
