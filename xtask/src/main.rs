@@ -15,12 +15,27 @@ commands:
   modules   build every guest module for wasm32-wasip2 into target/modules
   test      setup, modules, then every test (what CI runs)
   demo      setup, modules, then run the example modules on sample moments
-  bench     setup, modules, then the benchmarks, optimised (figures for BENCHMARKS.md)
-  tidy      the repository's structural checks";
+  bench     setup, modules, then the benchmarks, optimised (figures for BENCHMARKS.md):
+            sandbox, sync, replay
+  tidy      the repository's structural checks
+  fuzz [S]  fuzz every decoder of network bytes for S seconds each (default 60; not in CI)";
 
 /// Debian packages the build and the tests need.
 // openssh-client: `ssh-keygen` makes the OpenSSH publisher keys the signing tests trust.
-const APT_PACKAGES: &[&str] = &["pkg-config", "python3", "ca-certificates", "openssh-client"];
+// openssl: the sync tests run an outside CA made with it.
+// python3-venv: Python tools (moto's S3 server) go into a virtual environment of our own.
+const APT_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "python3",
+    "python3-venv",
+    "ca-certificates",
+    "openssh-client",
+    "openssl",
+];
+
+/// Packages from PyPI the tests need, installed in TARGET/tools/venv: moto's S3 server, which
+/// the archive's S3 tests start on loopback.
+const PIP_TOOLS: &[(&str, &str)] = &[("moto_server", "moto[server]==5.2.*")];
 
 /// Tools from crates.io the tests need: (binary, crate, version).
 const CARGO_TOOLS: &[(&str, &str, &str)] = &[("wasmsign2", "wasmsign2-cli", "0.2.6")];
@@ -42,6 +57,12 @@ fn main() -> Result<()> {
         "demo" => demo(),
         "bench" => bench(),
         "tidy" => tidy::run_all(&root()),
+        "fuzz" => fuzz(
+            args.get(1)
+                .map(|s| s.parse())
+                .transpose()
+                .context("fuzz takes seconds per target")?,
+        ),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -180,6 +201,19 @@ fn setup() -> Result<()> {
                 .arg(package))?;
         }
     }
+    let venv = tools_dir().join("venv");
+    for (binary, package) in PIP_TOOLS {
+        if venv.join("bin").join(binary).is_file() {
+            println!("{binary}: present");
+            continue;
+        }
+        println!("{binary}: installing {package}");
+        if !venv.join("bin/pip").is_file() {
+            std::fs::create_dir_all(tools_dir())?;
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", package]))?;
+    }
     for (binary, krate, version) in CARGO_TOOLS {
         if have(binary) {
             println!("{binary}: present");
@@ -245,7 +279,9 @@ fn test() -> Result<()> {
     step("host workspace tests");
     run(cargo()
         .args(["test", "--workspace", "--no-fail-fast"])
-        .env("PISTE_MODULES", &modules))?;
+        .env("PISTE_MODULES", &modules)
+        .env("PISTE_TOOLS", tools_dir())
+        .env("PISTE_REQUIRE_MOTO", "1"))?;
     step("example modules: native unit tests");
     run(cargo().current_dir(root().join("modules")).args([
         "test",
@@ -270,6 +306,49 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// The fuzz targets under `fuzz/`: every decoder of bytes that arrive from the network.
+const FUZZ_TARGETS: &[&str] = &["sync_frame", "manifest", "ingest_session", "edge_session"];
+
+/// Runs every fuzz target for `seconds` each with cargo-fuzz (libFuzzer, AddressSanitizer).
+/// cargo-fuzz passes unstable compiler flags; RUSTC_BOOTSTRAP lets our stable toolchain take them.
+fn fuzz(seconds: Option<u64>) -> Result<()> {
+    let seconds = seconds.unwrap_or(60);
+    if !Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        step("installing cargo-fuzz");
+        run(cargo().args([
+            "install",
+            "--locked",
+            "--quiet",
+            "cargo-fuzz",
+            "--version",
+            "0.13.1",
+        ]))?;
+    }
+    let corpus = target_dir().join("fuzz-corpus");
+    for target in FUZZ_TARGETS {
+        step(&format!("fuzz {target} for {seconds} s"));
+        let dir = corpus.join(target);
+        std::fs::create_dir_all(&dir)?;
+        run(cargo()
+            .current_dir(root().join("fuzz"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", "--release", target])
+            .arg(&dir)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-rss_limit_mb=4096"))?;
+    }
+    println!(
+        "fuzzing found nothing in {} targets × {seconds} s",
+        FUZZ_TARGETS.len()
+    );
+    Ok(())
+}
+
 fn demo() -> Result<()> {
     setup()?;
     let modules = modules()?;
@@ -291,6 +370,8 @@ fn bench() -> Result<()> {
     run(cargo()
         .args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"])
         .env("PISTE_MODULES", &modules))?;
+    step("sync over loopback (release)");
+    run(cargo().args(["bench", "-p", "piste-archive", "--bench", "sync"]))?;
     replay_bench()
 }
 

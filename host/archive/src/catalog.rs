@@ -26,8 +26,11 @@ pub struct ApplianceStatus {
     pub backlog_assets: [u64; 3],
     /// The backlog it last reported: bytes per priority class.
     pub backlog_bytes: [u64; 3],
-    /// Bytes of files received from it.
+    /// Bytes of files received from it (verified chunks).
     pub bytes_received: u64,
+    /// Bytes read off its sync streams: frames, and any frame a lost connection cut short.
+    #[serde(default)]
+    pub stream_bytes: u64,
     /// Assets committed from it.
     pub assets_received: u64,
     /// Chunks that failed their check and were asked for again.

@@ -233,7 +233,16 @@ fn load_creds(o: &ServeOptions) -> Result<Credentials> {
 /// Staged files of one appliance, and the open handles of those being written.
 struct Staging {
     dir: PathBuf,
-    open: HashMap<Hash, std::fs::File>,
+    open: HashMap<Hash, Staged>,
+}
+
+/// A file being staged: chunks arrive in order, so its whole hash is kept as they come and
+/// sealing it needs no second read.
+struct Staged {
+    file: std::fs::File,
+    len: u64,
+    /// The hash of bytes `0..len`, while writes have been in order.
+    hasher: Option<blake3::Hasher>,
 }
 
 impl Staging {
@@ -242,65 +251,108 @@ impl Staging {
     }
 
     /// How many leading chunks of a staged file verify; the rest is cut off.
-    fn verified_chunks(&self, offer: &BlobOffer) -> Result<u32> {
+    fn verified_chunks(&mut self, offer: &BlobOffer) -> Result<u32> {
         let path = self.path(&offer.hash);
+        self.open.remove(&offer.hash);
         let Ok(mut file) = std::fs::File::options().read(true).write(true).open(&path) else {
             return Ok(0);
         };
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut good = 0u32;
+        let mut hasher = blake3::Hasher::new();
         for (i, want) in offer.chunks.iter().enumerate() {
             let len = (offer.size - i as u64 * CHUNK_SIZE as u64).min(CHUNK_SIZE as u64) as usize;
             if file.read_exact(&mut buf[..len]).is_err() || Hash::of(&buf[..len]) != *want {
                 break;
             }
+            hasher.update(&buf[..len]);
             good += 1;
         }
         let keep = (good as u64 * CHUNK_SIZE as u64).min(offer.size);
         file.set_len(keep).map_err(io("truncating", &path))?;
+        self.open.insert(
+            offer.hash,
+            Staged {
+                file,
+                len: keep,
+                hasher: Some(hasher),
+            },
+        );
         Ok(good)
     }
 
     fn write(&mut self, blob: Hash, offset: u64, data: &[u8]) -> Result<()> {
         let path = self.path(&blob);
-        let f = match self.open.entry(blob) {
+        let staged = match self.open.entry(blob) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                std::fs::File::options()
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let file = std::fs::File::options()
                     .create(true)
                     .truncate(false)
                     .write(true)
                     .open(&path)
-                    .map_err(io("opening", &path))?,
-            ),
+                    .map_err(io("opening", &path))?;
+                e.insert(Staged {
+                    file,
+                    len: 0,
+                    hasher: Some(blake3::Hasher::new()),
+                })
+            }
         };
-        f.set_len(offset).map_err(io("truncating", &path))?;
-        f.write_all_at(data, offset).map_err(io("writing", &path))
+        if offset == 0 {
+            staged.hasher = Some(blake3::Hasher::new());
+        } else if offset != staged.len {
+            staged.hasher = None; // out of order: seal re-reads the file
+        }
+        staged
+            .file
+            .set_len(offset)
+            .map_err(io("truncating", &path))?;
+        staged
+            .file
+            .write_all_at(data, offset)
+            .map_err(io("writing", &path))?;
+        staged.len = offset + data.len() as u64;
+        if let Some(h) = &mut staged.hasher {
+            h.update(data);
+        }
+        Ok(())
     }
 
     /// Fsyncs a complete staged file and checks its whole hash.
     fn seal(&mut self, offer: &BlobOffer) -> Result<std::result::Result<PathBuf, String>> {
         let path = self.path(&offer.hash);
-        let file = match self.open.remove(&offer.hash) {
-            Some(f) => f,
-            None => std::fs::File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(io("opening", &path))?,
+        let staged = match self.open.remove(&offer.hash) {
+            Some(s) => s,
+            None => {
+                let file = std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(io("opening", &path))?;
+                Staged {
+                    file,
+                    len: u64::MAX,
+                    hasher: None,
+                }
+            }
         };
-        file.sync_all().map_err(io("syncing", &path))?;
-        drop(file);
-        let mut reader = std::fs::File::open(&path).map_err(io("opening", &path))?;
-        let mut h = blake3::Hasher::new();
-        std::io::copy(&mut reader, &mut h).map_err(io("reading", &path))?;
-        let hasher = Hash::from(h.finalize());
-        if hasher != offer.hash {
+        staged.file.sync_all().map_err(io("syncing", &path))?;
+        let actual = match staged.hasher {
+            Some(h) if staged.len == offer.size => Hash::from(h.finalize()),
+            _ => {
+                let mut reader = std::fs::File::open(&path).map_err(io("opening", &path))?;
+                let mut h = blake3::Hasher::new();
+                std::io::copy(&mut reader, &mut h).map_err(io("reading", &path))?;
+                Hash::from(h.finalize())
+            }
+        };
+        if actual != offer.hash {
             let _ = std::fs::remove_file(&path);
             return Ok(Err(format!(
                 "whole file hashes to {}, not {}",
-                hasher.short(),
+                actual.short(),
                 offer.hash.short()
             )));
         }
@@ -324,7 +376,11 @@ async fn session(
     };
     let mut offers: HashMap<Hash, Vec<BlobOffer>> = HashMap::new();
     loop {
-        let frame = match reader.read().await {
+        let before = reader.bytes_read;
+        let read = reader.read().await;
+        let delta = reader.bytes_read - before;
+        archive.update(who, |s| s.stream_bytes += delta);
+        let frame = match read {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(()),
             Err(e) => return Err(e.to_string()),

@@ -25,12 +25,19 @@ pub enum ArchiveCommand {
         /// This node's name.
         #[arg(long, default_value = "archive")]
         name: String,
+        /// Keep blobs in S3 (s3://bucket[/prefix]; endpoint and keys from AWS_* variables)
+        /// instead of DATA/blobs.
+        #[arg(long)]
+        s3: Option<String>,
     },
     /// Each appliance: last seen, reported backlog, bytes and assets received.
     Status {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
+        /// The node's S3 blob store, as given to `serve`.
+        #[arg(long)]
+        s3: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -40,11 +47,18 @@ pub enum ArchiveCommand {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
+        /// The node's S3 blob store, as given to `serve`.
+        #[arg(long)]
+        s3: Option<String>,
     },
 }
 
-fn blob_store(data: &std::path::Path) -> Result<BlobStore> {
-    Ok(BlobStore::fs(data.join("blobs"))?)
+fn blob_store(data: &std::path::Path, s3: Option<&str>) -> Result<BlobStore> {
+    piste_sync::tls::install_default_provider();
+    Ok(match s3 {
+        Some(url) => BlobStore::s3(url)?,
+        None => BlobStore::fs(data.join("blobs"))?,
+    })
 }
 
 fn ago(ms: u64) -> String {
@@ -66,6 +80,7 @@ pub fn run(cmd: ArchiveCommand) -> Result<()> {
             pki,
             listen,
             name,
+            s3,
         } => {
             let crl = pki.join("crl.pem");
             let options = ServeOptions {
@@ -78,7 +93,7 @@ pub fn run(cmd: ArchiveCommand) -> Result<()> {
                 crl: crl.exists().then_some(crl),
             };
             runtime.block_on(async move {
-                let blobs = blob_store(&data)?;
+                let blobs = blob_store(&data, s3.as_deref())?;
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
                     let _ = tokio::signal::ctrl_c().await;
@@ -88,15 +103,16 @@ pub fn run(cmd: ArchiveCommand) -> Result<()> {
                 Ok(())
             })
         }
-        ArchiveCommand::Status { data, json } => {
+        ArchiveCommand::Status { data, json, s3 } => {
             // A running node holds the catalog; it keeps status.json current instead.
-            let status: NodeStatus = match Archive::open("archive", &data, blob_store(&data)?) {
-                Ok(a) => a.status(),
-                Err(piste_archive::Error::Busy(_)) => {
-                    serde_json::from_slice(&std::fs::read(data.join("status.json"))?)?
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let status: NodeStatus =
+                match Archive::open("archive", &data, blob_store(&data, s3.as_deref())?) {
+                    Ok(a) => a.status(),
+                    Err(piste_archive::Error::Busy(_)) => {
+                        serde_json::from_slice(&std::fs::read(data.join("status.json"))?)?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
                 return Ok(());
@@ -126,8 +142,8 @@ pub fn run(cmd: ArchiveCommand) -> Result<()> {
             }
             Ok(())
         }
-        ArchiveCommand::Verify { data } => runtime.block_on(async move {
-            let archive = Archive::open("archive", &data, blob_store(&data)?)?;
+        ArchiveCommand::Verify { data, s3 } => runtime.block_on(async move {
+            let archive = Archive::open("archive", &data, blob_store(&data, s3.as_deref())?)?;
             let (mut files, mut bad) = (0u64, 0u64);
             let ids = archive.catalog().ids()?;
             for id in &ids {

@@ -96,6 +96,13 @@ impl Credentials {
     }
 }
 
+/// Makes ring the process's default TLS provider. Libraries that build their own rustls
+/// configurations (the S3 client's HTTPS) need one, and a build holding both ring and
+/// aws-lc-rs has no default until one is chosen. Calling it twice is harmless.
+pub fn install_default_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -46,6 +46,11 @@ pub fn transport_config() -> TransportConfig {
         IdleTimeout::try_from(Duration::from_secs(30)).expect("30 s is a valid idle timeout"),
     ));
     t.max_concurrent_bidi_streams(VarInt::from_u32(4));
+    // Probe up to jumbo frames (9000-byte Ethernet, less IP and UDP headers): venue and
+    // data-centre links often have them, and path MTU discovery falls back where not.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(8952);
+    t.mtu_discovery_config(Some(mtu));
     t.max_concurrent_uni_streams(VarInt::from_u32(0));
     t
 }
@@ -175,6 +180,8 @@ pub fn explain(err: &ConnectionError) -> String {
 pub struct FrameReader {
     recv: RecvStream,
     buf: Vec<u8>,
+    /// Bytes read off the stream so far, frame prefixes and bodies alike.
+    pub bytes_read: u64,
 }
 
 impl FrameReader {
@@ -183,6 +190,7 @@ impl FrameReader {
         FrameReader {
             recv,
             buf: Vec::new(),
+            bytes_read: 0,
         }
     }
 
@@ -194,12 +202,21 @@ impl FrameReader {
             Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
             Err(e) => return Err(read_error(e)),
         }
+        self.bytes_read += 4;
         let len = wire::body_len(prefix)?;
         self.buf.resize(len, 0);
-        self.recv
-            .read_exact(&mut self.buf)
-            .await
-            .map_err(read_error)?;
+        // Count a body cut off by a lost connection too: those bytes crossed the wire.
+        let mut got = 0;
+        while got < len {
+            match self.recv.read(&mut self.buf[got..]).await {
+                Ok(Some(n)) => {
+                    got += n;
+                    self.bytes_read += n as u64;
+                }
+                Ok(None) => return Err(read_error(quinn::ReadExactError::FinishedEarly(got))),
+                Err(e) => return Err(read_error(quinn::ReadExactError::ReadError(e))),
+            }
+        }
         Ok(Some(wire::decode(&self.buf)?))
     }
 }

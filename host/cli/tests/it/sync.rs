@@ -13,8 +13,14 @@ fn bin() -> &'static str {
 
 /// Runs `piste` to completion, killed if it outlives `limit`. Returns (success, stdout, stderr).
 fn piste_within(limit: Duration, args: &[&str]) -> (bool, String, String) {
+    piste_env(&Backend::Fs, limit, args)
+}
+
+/// As [`piste_within`], with a blob-store backend's environment.
+fn piste_env(backend: &Backend, limit: Duration, args: &[&str]) -> (bool, String, String) {
     let mut child = Command::new(bin())
         .args(args)
+        .envs(backend.env())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -60,6 +66,113 @@ fn piste(args: &[&str]) -> String {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Where the archive keeps blobs in a test: its own directory, or S3 on a moto server that
+/// the test starts on loopback.
+enum Backend {
+    Fs,
+    S3 { server: Child, port: u16 },
+}
+
+impl Backend {
+    /// A moto S3 server with a bucket `piste`, or `None` (and why) when moto is not installed
+    /// and the run does not require it (`cargo xtask test` does).
+    fn s3() -> Option<Backend> {
+        let port = free_tcp_port();
+        let tools = std::env::var_os("PISTE_TOOLS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools"));
+        let installed = tools.join("venv/bin/moto_server");
+        let program = if installed.is_file() {
+            installed
+        } else {
+            PathBuf::from("moto_server")
+        };
+        let spawned = Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let server = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("PISTE_REQUIRE_MOTO").is_none(),
+                    "moto_server is required: {e}"
+                );
+                eprintln!(
+                    "skipping the S3 half: moto_server not found ({e}); `cargo xtask setup` installs it"
+                );
+                return None;
+            }
+        };
+        let backend = Backend::S3 { server, port };
+        let start = Instant::now();
+        loop {
+            // Creating the bucket is also how we learn the server is up.
+            if let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                use std::io::Write;
+                let req = format!(
+                    "PUT /piste HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                tcp.write_all(req.as_bytes()).unwrap();
+                let mut answer = String::new();
+                let _ = tcp.read_to_string(&mut answer);
+                assert!(
+                    answer.starts_with("HTTP/1.1 200"),
+                    "creating the bucket: {answer}"
+                );
+                return Some(backend);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "moto_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Backend::Fs => vec![],
+            Backend::S3 { port, .. } => [
+                ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ("AWS_REGION", "us-east-1".into()),
+                ("AWS_ALLOW_HTTP", "true".into()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        }
+    }
+
+    /// The extra arguments of `piste archive` commands.
+    fn args(&self) -> Vec<&'static str> {
+        match self {
+            Backend::Fs => vec![],
+            Backend::S3 { .. } => vec!["--s3", "s3://piste/node-1"],
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::S3 { server, .. } = self {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fleet CA, an archive's PKI directory, and a way to enrol appliances.
@@ -156,6 +269,10 @@ struct ArchiveNode {
 
 impl ArchiveNode {
     fn start(data: &Path, pki: &Path, port: u16, log: &Path) -> ArchiveNode {
+        ArchiveNode::start_on(&Backend::Fs, data, pki, port, log)
+    }
+
+    fn start_on(backend: &Backend, data: &Path, pki: &Path, port: u16, log: &Path) -> ArchiveNode {
         let _ = std::fs::remove_file(data.join("listen.addr"));
         let logfile = std::fs::OpenOptions::new()
             .create(true)
@@ -176,6 +293,8 @@ impl ArchiveNode {
                 "--name",
                 "central",
             ])
+            .args(backend.args())
+            .envs(backend.env())
             .stdout(Stdio::null())
             .stderr(logfile)
             .spawn()
@@ -275,8 +394,14 @@ fn store_states(store: &Path) -> Vec<(String, String)> {
 }
 
 /// After the archive has stopped: every asset is there exactly once and every file verifies.
-fn check_archive(data: &Path, ids: &[String], appliance: &str) {
-    let out = piste(&["archive", "verify", "--data", s(data)]);
+fn check_archive(backend: &Backend, data: &Path, ids: &[String], appliance: &str) {
+    let run = |args: &[&str]| {
+        let args: Vec<&str> = args.iter().copied().chain(backend.args()).collect();
+        let (ok, out, err) = piste_env(backend, Duration::from_secs(120), &args);
+        assert!(ok, "{args:?}: {out}\n{err}");
+        out
+    };
+    let out = run(&["archive", "verify", "--data", s(data)]);
     assert!(
         out.contains(&format!("checked {} assets", ids.len())) && out.contains("no damage"),
         "{out}"
@@ -309,20 +434,32 @@ fn sync_once(store: &Path, pki: &Path, addr: &str) -> (bool, String, String) {
 }
 
 #[test]
-fn assets_reach_the_archive_exactly_once_and_verify() {
+fn assets_reach_the_archive_exactly_once_and_verify_on_the_filesystem() {
+    assets_reach_the_archive_exactly_once_and_verify(&Backend::Fs);
+}
+
+#[test]
+fn assets_reach_the_archive_exactly_once_and_verify_on_s3() {
+    if let Some(backend) = Backend::s3() {
+        assets_reach_the_archive_exactly_once_and_verify(&backend);
+    }
+}
+
+fn assets_reach_the_archive_exactly_once_and_verify(backend: &Backend) {
     let fleet = Fleet::new();
     let pki = fleet.enroll("cortina", "box-1");
     let store = fleet.path("store");
     let data = fleet.path("archive");
     let ids = push_assets(&store, &fleet.path("files"), "cortina", 8, 1);
-    let mut node = ArchiveNode::start(
+    let mut node = ArchiveNode::start_on(
+        backend,
         &data,
         &fleet.archive_pki(),
         free_port(),
         &fleet.path("archive.log"),
     );
     let (ok, out, err) = sync_once(&store, &pki, &node.addr);
-    assert!(ok, "{out}\n{err}");
+    assert!(ok, "{out}\n{err}\n{}", node.log());
     assert!(out.contains("archived 8 assets"), "{out}");
     assert!(store_states(&store).iter().all(|(_, st)| st == "archived"));
     // The status page while it runs, from its snapshot.
@@ -336,13 +473,24 @@ fn assets_reach_the_archive_exactly_once_and_verify() {
     let (ok, out, _) = sync_once(&store, &pki, &node.addr);
     assert!(ok && out.contains("archived 0 assets"), "{out}");
     node.kill();
-    check_archive(&data, &ids, "urn:piste:appliance:cortina:box-1");
+    check_archive(backend, &data, &ids, "urn:piste:appliance:cortina:box-1");
     // The edge store itself verifies too.
     assert!(piste(&["store", "verify", "--store", s(&store)]).contains("no damage"));
 }
 
 #[test]
-fn killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing() {
+fn killing_the_edge_or_the_archive_loses_nothing_on_the_filesystem() {
+    killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing(&Backend::Fs);
+}
+
+#[test]
+fn killing_the_edge_or_the_archive_loses_nothing_on_s3() {
+    if let Some(backend) = Backend::s3() {
+        killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing(&backend);
+    }
+}
+
+fn killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing(backend: &Backend) {
     let fleet = Fleet::new();
     let pki = fleet.enroll("cortina", "box-2");
     let store = fleet.path("store");
@@ -374,7 +522,7 @@ fn killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing() {
     };
 
     // The edge, killed at random points while it syncs.
-    let mut node = ArchiveNode::start(&data, &fleet.archive_pki(), port, &log);
+    let mut node = ArchiveNode::start_on(backend, &data, &fleet.archive_pki(), port, &log);
     for _ in 0..15 {
         let mut edge = sync_run();
         std::thread::sleep(pause());
@@ -396,7 +544,7 @@ fn killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing() {
     for _ in 0..12 {
         std::thread::sleep(pause());
         node.kill();
-        node = ArchiveNode::start(&data, &fleet.archive_pki(), port, &log);
+        node = ArchiveNode::start_on(backend, &data, &fleet.archive_pki(), port, &log);
     }
     let _ = edge.kill();
     let _ = edge.wait();
@@ -409,7 +557,7 @@ fn killing_the_edge_or_the_archive_loses_nothing_and_duplicates_nothing() {
         "the outbox is empty"
     );
     node.kill();
-    check_archive(&data, &ids, "urn:piste:appliance:cortina:box-2");
+    check_archive(backend, &data, &ids, "urn:piste:appliance:cortina:box-2");
     // Nothing is left in staging but files the kills interrupted for good: none here.
     let staged: usize = std::fs::read_dir(data.join("staging"))
         .unwrap()
