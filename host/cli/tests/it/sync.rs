@@ -803,3 +803,80 @@ fn certificates_from_an_outside_openssl_ca_work_the_same_way() {
         "{out}"
     );
 }
+
+#[test]
+fn push_and_status_reach_a_running_sync_loop() {
+    let fleet = Fleet::new();
+    let pki = fleet.enroll("cortina", "box-3");
+    let store = fleet.path("store");
+    let node = ArchiveNode::start(
+        &fleet.path("archive"),
+        &fleet.archive_pki(),
+        free_port(),
+        &fleet.path("archive.log"),
+    );
+    push_assets(&store, &fleet.path("files"), "cortina", 1, 7);
+    let mut run = Command::new(bin())
+        .args([
+            "sync",
+            "run",
+            "--store",
+            s(&store),
+            "--pki",
+            s(&pki),
+            "--archive",
+            &node.addr,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        let (ok, out, _) = piste_within(
+            Duration::from_secs(20),
+            &["sync", "status", "--store", s(&store), "--json"],
+        );
+        if ok && out.contains("\"connected\": true") {
+            break out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the running loop answers status: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.contains("\"running\": true"), "{status}");
+    // A push while the loop holds the store goes through its socket and gets synced.
+    let id = push_assets(&store, &fleet.path("more"), "cortina", 2, 8)
+        .pop()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = piste_within(
+            Duration::from_secs(20),
+            &["sync", "status", "--store", s(&store), "--json"],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if v["usage"]["pending_assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n == 0)
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the pushed assets are synced: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(
+        store_states(&store)
+            .iter()
+            .any(|(i, st)| i == &id && st == "archived")
+    );
+}

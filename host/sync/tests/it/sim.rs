@@ -519,3 +519,57 @@ fn frames_out_of_turn_end_the_session() {
         "{outputs:?}"
     );
 }
+
+#[test]
+fn a_truncated_or_corrupt_chunk_is_refused_and_asked_for_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let id = add_asset(&store, "x", Priority::Render, &[CHUNK_SIZE + 10], 3);
+    let offer = offer_for(&store, id);
+    let blob = offer.blobs[0].hash;
+    let mut s = IngestSession::new("cortina", "a1");
+    s.handle_frame(Frame::Hello {
+        min_version: 1,
+        max_version: 1,
+        backlog: Backlog::default(),
+    });
+    s.handle_frame(Frame::Offer(offer));
+    let mut archive = Archive::default();
+    archive.drive(&mut s);
+    let good = read_chunk(&store, &blob, 0, CHUNK_SIZE);
+    // Cut short on the way.
+    s.handle_frame(Frame::Chunk {
+        blob,
+        index: 0,
+        data: good[..CHUNK_SIZE / 2].to_vec(),
+    });
+    let out: Vec<IngestOutput> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert_eq!(
+        out,
+        vec![IngestOutput::Send(Frame::Nack { blob, index: 0 })]
+    );
+    // One bit flipped on the way.
+    let mut flipped = good.clone();
+    flipped[777] ^= 1;
+    s.handle_frame(Frame::Chunk {
+        blob,
+        index: 0,
+        data: flipped,
+    });
+    let out: Vec<IngestOutput> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert_eq!(
+        out,
+        vec![IngestOutput::Send(Frame::Nack { blob, index: 0 })]
+    );
+    assert_eq!(s.chunks_refused, 2);
+    // Sent again whole, it is taken.
+    s.handle_frame(Frame::Chunk {
+        blob,
+        index: 0,
+        data: good,
+    });
+    assert!(matches!(
+        s.poll_output(),
+        Some(IngestOutput::WriteChunk { index: 0, .. })
+    ));
+}
