@@ -230,19 +230,12 @@ fn load_creds(o: &ServeOptions) -> Result<Credentials> {
     Ok(Credentials::load(&o.ca, &o.cert, &o.key, &crls)?)
 }
 
-/// Staged files of one appliance, and the open handles of those being written.
+/// Staged files of one appliance, and the open handles of those being written. Every chunk
+/// written here has matched its id, and the ingest session checked at offer time that the ids
+/// add up to the file's hash, so a complete staged file needs no second hashing.
 struct Staging {
     dir: PathBuf,
-    open: HashMap<Hash, Staged>,
-}
-
-/// A file being staged: chunks arrive in order, so its whole hash is kept as they come and
-/// sealing it needs no second read.
-struct Staged {
-    file: std::fs::File,
-    len: u64,
-    /// The hash of bytes `0..len`, while writes have been in order.
-    hasher: Option<blake3::Hasher>,
+    open: HashMap<Hash, std::fs::File>,
 }
 
 impl Staging {
@@ -250,7 +243,7 @@ impl Staging {
         self.dir.join(hash.to_string())
     }
 
-    /// How many leading chunks of a staged file verify; the rest is cut off.
+    /// How many leading chunks of a staged file match their ids; the rest is cut off.
     fn verified_chunks(&mut self, offer: &BlobOffer) -> Result<u32> {
         let path = self.path(&offer.hash);
         self.open.remove(&offer.hash);
@@ -259,101 +252,58 @@ impl Staging {
         };
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut good = 0u32;
-        let mut hasher = blake3::Hasher::new();
         for (i, want) in offer.chunks.iter().enumerate() {
             let len = (offer.size - i as u64 * CHUNK_SIZE as u64).min(CHUNK_SIZE as u64) as usize;
-            if file.read_exact(&mut buf[..len]).is_err() || Hash::of(&buf[..len]) != *want {
+            if file.read_exact(&mut buf[..len]).is_err()
+                || piste_store::chunk_id(i, offer.chunks.len(), &buf[..len]) != *want
+            {
                 break;
             }
-            hasher.update(&buf[..len]);
             good += 1;
         }
         let keep = (good as u64 * CHUNK_SIZE as u64).min(offer.size);
         file.set_len(keep).map_err(io("truncating", &path))?;
-        self.open.insert(
-            offer.hash,
-            Staged {
-                file,
-                len: keep,
-                hasher: Some(hasher),
-            },
-        );
         Ok(good)
     }
 
     fn write(&mut self, blob: Hash, offset: u64, data: &[u8]) -> Result<()> {
         let path = self.path(&blob);
-        let staged = match self.open.entry(blob) {
+        let file = match self.open.entry(blob) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let file = std::fs::File::options()
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                std::fs::File::options()
                     .create(true)
                     .truncate(false)
                     .write(true)
                     .open(&path)
-                    .map_err(io("opening", &path))?;
-                e.insert(Staged {
-                    file,
-                    len: 0,
-                    hasher: Some(blake3::Hasher::new()),
-                })
-            }
+                    .map_err(io("opening", &path))?,
+            ),
         };
-        if offset == 0 {
-            staged.hasher = Some(blake3::Hasher::new());
-        } else if offset != staged.len {
-            staged.hasher = None; // out of order: seal re-reads the file
-        }
-        staged
-            .file
-            .set_len(offset)
-            .map_err(io("truncating", &path))?;
-        staged
-            .file
-            .write_all_at(data, offset)
-            .map_err(io("writing", &path))?;
-        staged.len = offset + data.len() as u64;
-        if let Some(h) = &mut staged.hasher {
-            h.update(data);
-        }
-        Ok(())
+        file.set_len(offset).map_err(io("truncating", &path))?;
+        file.write_all_at(data, offset)
+            .map_err(io("writing", &path))
     }
 
-    /// Fsyncs a complete staged file and checks its whole hash.
+    /// Fsyncs a complete staged file; `Err` if it is not the offered size (it is then
+    /// removed and asked for again).
     fn seal(&mut self, offer: &BlobOffer) -> Result<std::result::Result<PathBuf, String>> {
         let path = self.path(&offer.hash);
-        let staged = match self.open.remove(&offer.hash) {
-            Some(s) => s,
-            None => {
-                let file = std::fs::File::options()
-                    .create(true)
-                    .truncate(false)
-                    .write(true)
-                    .open(&path)
-                    .map_err(io("opening", &path))?;
-                Staged {
-                    file,
-                    len: u64::MAX,
-                    hasher: None,
-                }
-            }
+        let file = match self.open.remove(&offer.hash) {
+            Some(f) => f,
+            None => std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io("opening", &path))?,
         };
-        staged.file.sync_all().map_err(io("syncing", &path))?;
-        let actual = match staged.hasher {
-            Some(h) if staged.len == offer.size => Hash::from(h.finalize()),
-            _ => {
-                let mut reader = std::fs::File::open(&path).map_err(io("opening", &path))?;
-                let mut h = blake3::Hasher::new();
-                std::io::copy(&mut reader, &mut h).map_err(io("reading", &path))?;
-                Hash::from(h.finalize())
-            }
-        };
-        if actual != offer.hash {
+        file.sync_all().map_err(io("syncing", &path))?;
+        let len = file.metadata().map_err(io("reading", &path))?.len();
+        if len != offer.size {
             let _ = std::fs::remove_file(&path);
             return Ok(Err(format!(
-                "whole file hashes to {}, not {}",
-                actual.short(),
-                offer.hash.short()
+                "staged file is {len} bytes, not {}",
+                offer.size
             )));
         }
         Ok(Ok(path))

@@ -187,12 +187,24 @@ fn push(store: &Store, req: &PushRequest) -> Result<Hash> {
 /// Sends one request to a running `sync run`.
 fn ask(store_dir: &Path, req: &Request) -> Result<Response> {
     let sock = store_dir.join("sync.sock");
-    let mut stream = std::os::unix::net::UnixStream::connect(&sock).with_context(|| {
-        format!(
-            "the store is busy but {} does not answer; is `piste sync run` still starting?",
-            sock.display()
-        )
-    })?;
+    // A `sync run` that has just started may not be listening yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut stream = loop {
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "the store is busy but {} does not answer; is another process holding it?",
+                        sock.display()
+                    )
+                });
+            }
+        }
+    };
     stream.set_read_timeout(Some(Duration::from_secs(600)))?;
     let mut line = serde_json::to_string(req)?;
     line.push('\n');
@@ -314,7 +326,7 @@ pub fn run(cmd: SyncCommand) -> Result<()> {
             quota,
         } => {
             let store_dir = store.clone();
-            let store = Arc::new(Store::open(&store, StoreOptions { quota_bytes: quota })?);
+            let store = Arc::new(open_for_run(&store, quota)?);
             let creds = Credentials::load(
                 &pki.join("ca.crt"),
                 &pki.join("appliance.crt"),
@@ -373,6 +385,26 @@ pub fn run(cmd: SyncCommand) -> Result<()> {
                 }
                 Ok(())
             })
+        }
+    }
+}
+
+/// Opens the store for `sync run`. A `push` or `status` may hold it for a moment, so a busy
+/// store is tried again for a few seconds before giving up.
+fn open_for_run(dir: &Path, quota: Option<u64>) -> Result<Store> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match Store::open(dir, StoreOptions { quota_bytes: quota }) {
+            Err(piste_store::Error::Busy(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(piste_store::Error::Busy(p)) => {
+                bail!(
+                    "{} is in use by another process (another `piste sync run`?)",
+                    p.display()
+                )
+            }
+            other => return Ok(other?),
         }
     }
 }

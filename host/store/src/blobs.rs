@@ -2,6 +2,7 @@
 //! the directory fsynced, so a file under its hash is always whole.
 
 use crate::{Error, Hash, Result};
+use blake3::hazmat::HasherExt;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -10,20 +11,67 @@ use std::path::{Path, PathBuf};
 /// Files are hashed, sent and verified in chunks of this many bytes (the last may be short).
 pub const CHUNK_SIZE: usize = 1 << 20;
 
-/// A stored file: its size and the hash of each [`CHUNK_SIZE`] chunk.
+/// A stored file: its size and the id of each [`CHUNK_SIZE`] chunk (see [`chunk_id`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobInfo {
     /// The BLAKE3 hash of the whole file.
     pub hash: Hash,
     /// Its size in bytes.
     pub size: u64,
-    /// The hash of each chunk, in order.
+    /// The id of each chunk, in order; [`root_of`] them is `hash`.
     pub chunks: Vec<Hash>,
 }
 
-/// The hash of each [`CHUNK_SIZE`] chunk of `bytes`.
+/// The id of chunk `index` of a file of `count` chunks: the BLAKE3 chaining value of the
+/// chunk's subtree at its offset, or, for a file of one chunk, the file's hash. Chunk ids are
+/// checked one by one as chunks arrive, and [`root_of`] them is the file's BLAKE3 hash, so the
+/// whole file is verified without hashing it a second time (the scheme of Bao).
+pub fn chunk_id(index: usize, count: usize, data: &[u8]) -> Hash {
+    if count <= 1 {
+        return Hash::of(data);
+    }
+    let mut h = blake3::Hasher::new();
+    h.set_input_offset(index as u64 * CHUNK_SIZE as u64);
+    h.update(data);
+    Hash(h.finalize_non_root())
+}
+
+/// The id of each [`CHUNK_SIZE`] chunk of `bytes`.
 pub fn chunk_hashes(bytes: &[u8]) -> Vec<Hash> {
-    bytes.chunks(CHUNK_SIZE).map(Hash::of).collect()
+    let count = bytes.len().div_ceil(CHUNK_SIZE);
+    bytes
+        .chunks(CHUNK_SIZE)
+        .enumerate()
+        .map(|(i, c)| chunk_id(i, count, c))
+        .collect()
+}
+
+/// The file hash that chunk ids add up to: BLAKE3's tree, whose left subtrees always hold
+/// the largest power of two of chunks that leaves the right one non-empty.
+pub fn root_of(chunks: &[Hash]) -> Hash {
+    use blake3::hazmat::{Mode, merge_subtrees_non_root, merge_subtrees_root};
+    fn split(n: usize) -> usize {
+        1 << (usize::BITS - 1 - (n - 1).leading_zeros())
+    }
+    fn subtree(chunks: &[Hash]) -> [u8; 32] {
+        if chunks.len() == 1 {
+            return chunks[0].0;
+        }
+        let k = split(chunks.len());
+        merge_subtrees_non_root(&subtree(&chunks[..k]), &subtree(&chunks[k..]), Mode::Hash)
+    }
+    match chunks {
+        [] => Hash::of(b""),
+        [one] => *one,
+        _ => {
+            let k = split(chunks.len());
+            Hash::from(merge_subtrees_root(
+                &subtree(&chunks[..k]),
+                &subtree(&chunks[k..]),
+                Mode::Hash,
+            ))
+        }
+    }
 }
 
 /// The directory of content-addressed files: `ab/abcdef…` under `root`.
@@ -47,8 +95,9 @@ impl BlobDir {
     pub(crate) fn write(&self, reader: &mut dyn Read) -> Result<BlobInfo> {
         let tmp = tempfile_in(&self.root.join("tmp"))?;
         let (mut file, tmp_path) = tmp;
-        let mut whole = blake3::Hasher::new();
         let mut chunks = Vec::new();
+        // Chunk 0's id depends on whether a second chunk follows, so its hasher waits.
+        let mut first: Option<blake3::Hasher> = None;
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut size = 0u64;
         loop {
@@ -56,8 +105,15 @@ impl BlobDir {
             if n == 0 {
                 break;
             }
-            whole.update(&buf[..n]);
-            chunks.push(Hash::of(&buf[..n]));
+            let mut h = blake3::Hasher::new();
+            h.set_input_offset(size);
+            h.update(&buf[..n]);
+            if size == 0 {
+                first = Some(h);
+                chunks.push(Hash::default());
+            } else {
+                chunks.push(Hash(h.finalize_non_root()));
+            }
             file.write_all(&buf[..n])
                 .map_err(Error::io("writing", &tmp_path))?;
             size += n as u64;
@@ -67,7 +123,14 @@ impl BlobDir {
         }
         file.sync_all().map_err(Error::io("syncing", &tmp_path))?;
         drop(file);
-        let hash = Hash::from(whole.finalize());
+        if let Some(h) = first {
+            chunks[0] = if chunks.len() == 1 {
+                Hash::from(h.finalize())
+            } else {
+                Hash(h.finalize_non_root())
+            };
+        }
+        let hash = root_of(&chunks);
         let dest = self.path(&hash);
         let dir = dest.parent().expect("blob paths have a parent");
         fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;

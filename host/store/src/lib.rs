@@ -18,7 +18,7 @@ mod hash;
 mod manifest;
 mod store;
 
-pub use blobs::{BlobInfo, CHUNK_SIZE, chunk_hashes};
+pub use blobs::{BlobInfo, CHUNK_SIZE, chunk_hashes, chunk_id, root_of};
 pub use hash::{Hash, ParseHashError};
 pub use manifest::{Caption, Manifest, ManifestError, Priority, Rendition, Route, Tag};
 pub use store::{AssetSummary, Damage, OutboxState, Store, StoreOptions, Usage, VerifyReport};

@@ -236,7 +236,6 @@ async fn session(
     let mut edge = EdgeSession::new(options.session.clone(), backlog(store)?, Instant::now());
     let mut refused: BTreeSet<Hash> = BTreeSet::new();
     let mut rate_window = (Instant::now(), 0u64);
-    let mut chunk_buf = Vec::new();
     loop {
         if let Some(end) = edge_events(&mut edge, store, status, &mut refused)? {
             return ended(end);
@@ -263,7 +262,8 @@ async fn session(
                     offset,
                     len,
                 } => {
-                    chunk_buf.resize(len, 0);
+                    // A fresh buffer per chunk: it goes to quinn as it is, without a copy.
+                    let mut chunk_buf = vec![0u8; len];
                     let path = store.blob_path(&blob);
                     let read = std::fs::File::open(&path)
                         .and_then(|f| f.read_exact_at(&mut chunk_buf, offset));
@@ -277,7 +277,7 @@ async fn session(
                     }
                     rate_window.1 += len as u64;
                     writer
-                        .write_chunk(&encode_chunk_header(&blob, index, len), &chunk_buf)
+                        .write_chunk(&encode_chunk_header(&blob, index, len), chunk_buf)
                         .await
                 }
             };

@@ -5,7 +5,7 @@
 use crate::wire::{
     Backlog, BlobOffer, ErrorCode, Frame, MAX_BLOBS, MIN_VERSION, NeedBlob, Offer, VERSION,
 };
-use piste_store::{CHUNK_SIZE, Hash, Manifest};
+use piste_store::{CHUNK_SIZE, Hash, Manifest, chunk_id, root_of};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The most assets one session may have in progress at once.
@@ -44,8 +44,9 @@ pub enum IngestOutput {
         /// Its bytes, already checked against the offered chunk hash.
         data: Vec<u8>,
     },
-    /// Every chunk of this file is staged: check the whole hash, store it durably (create if
-    /// absent) and answer with [`IngestSession::handle_blob_stored`].
+    /// Every chunk of this file is staged and verified, and the chunk ids add up to its hash,
+    /// so the file is whole: store it durably (create if absent) and answer with
+    /// [`IngestSession::handle_blob_stored`].
     FinishBlob(BlobOffer),
     /// Every file of this asset is stored: write its catalog row durably and answer with
     /// [`IngestSession::handle_committed`].
@@ -346,7 +347,10 @@ impl IngestSession {
         }
         let offset = index as u64 * CHUNK_SIZE as u64;
         let expected_len = (b.offer.size - offset).min(CHUNK_SIZE as u64) as usize;
-        if data.len() != expected_len || Hash::of(&data) != b.offer.chunks[index as usize] {
+        let count = b.offer.chunks.len();
+        if data.len() != expected_len
+            || chunk_id(index as usize, count, &data) != b.offer.chunks[index as usize]
+        {
             self.chunks_refused += 1;
             tracing::warn!(blob = %blob.short(), index, len = data.len(), expected_len, "chunk failed its check; asked for it again");
             self.out
@@ -443,6 +447,14 @@ fn check_blobs(manifest: &Manifest, blobs: &[BlobOffer]) -> Result<(), String> {
                 r.name,
                 b.chunks.len(),
                 r.size
+            ));
+        }
+        // The chunk ids must add up to the file's hash: then every verified chunk is a
+        // verified part of exactly this file, and the whole needs no second hashing.
+        if root_of(&b.chunks) != b.hash {
+            return Err(format!(
+                "the chunk ids of rendition {:?} do not add up to its file's hash",
+                r.name
             ));
         }
     }

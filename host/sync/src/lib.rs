@@ -26,6 +26,7 @@ pub use bucket::TokenBucket;
 pub use edge::{EdgeConfig, EdgeEvent, EdgeSession, Transmit};
 pub use ingest::{Have, IngestOutput, IngestSession};
 pub use wire::{
-    Backlog, BlobOffer, ErrorCode, Frame, MAX_BLOBS, MAX_FRAME, MIN_VERSION, NeedBlob, Offer,
-    VERSION, WireError, body_len, decode, encode, encode_chunk_header,
+    Backlog, BlobOffer, ErrorCode, Frame, MAX_BLOBS, MAX_CHUNK_HEADER, MAX_FRAME, MIN_VERSION,
+    NeedBlob, Offer, VERSION, WireError, body_len, decode, encode, encode_chunk_header,
+    parse_chunk_header,
 };

@@ -204,20 +204,57 @@ impl FrameReader {
         }
         self.bytes_read += 4;
         let len = wire::body_len(prefix)?;
-        self.buf.resize(len, 0);
-        // Count a body cut off by a lost connection too: those bytes crossed the wire.
-        let mut got = 0;
-        while got < len {
-            match self.recv.read(&mut self.buf[got..]).await {
-                Ok(Some(n)) => {
-                    got += n;
-                    self.bytes_read += n as u64;
-                }
-                Ok(None) => return Err(read_error(quinn::ReadExactError::FinishedEarly(got))),
-                Err(e) => return Err(read_error(quinn::ReadExactError::ReadError(e))),
+        // A chunk's data is read straight into its own buffer; other frames are decoded.
+        let head = len.min(wire::MAX_CHUNK_HEADER);
+        self.buf.resize(head, 0);
+        self.fill(0, head).await?;
+        if let Some((blob, index, data_len, header_len)) = wire::parse_chunk_header(&self.buf)
+            && header_len + data_len == len
+        {
+            let mut data = Vec::with_capacity(data_len);
+            data.extend_from_slice(&self.buf[header_len..]);
+            data.resize(data_len, 0);
+            let start = head - header_len;
+            let mut got = start;
+            while got < data_len {
+                got += self.read_some(&mut data[got..], got).await?;
             }
+            return Ok(Some(Frame::Chunk { blob, index, data }));
         }
+        self.buf.resize(len, 0);
+        self.fill(head, len).await?;
         Ok(Some(wire::decode(&self.buf)?))
+    }
+}
+
+impl FrameReader {
+    /// Reads `self.buf[from..to]` in full.
+    async fn fill(&mut self, from: usize, to: usize) -> Result<(), TransportError> {
+        let mut got = from;
+        while got < to {
+            let mut buf = std::mem::take(&mut self.buf);
+            let n = self.read_some(&mut buf[got..to], got).await;
+            self.buf = buf;
+            got += n?;
+        }
+        Ok(())
+    }
+
+    /// Reads some bytes; counts them, since bytes of a frame a lost connection cuts short
+    /// crossed the wire too.
+    async fn read_some(
+        &mut self,
+        buf: &mut [u8],
+        into_frame: usize,
+    ) -> Result<usize, TransportError> {
+        match self.recv.read(buf).await {
+            Ok(Some(n)) => {
+                self.bytes_read += n as u64;
+                Ok(n)
+            }
+            Ok(None) => Err(read_error(quinn::ReadExactError::FinishedEarly(into_frame))),
+            Err(e) => Err(read_error(quinn::ReadExactError::ReadError(e))),
+        }
     }
 }
 
@@ -260,10 +297,19 @@ impl FrameWriter {
             .map_err(write_error)
     }
 
-    /// Sends a `Chunk` frame from its header and the file's bytes.
-    pub async fn write_chunk(&mut self, header: &[u8], data: &[u8]) -> Result<(), TransportError> {
+    /// Sends a `Chunk` frame from its header and the file's bytes, handing the bytes to
+    /// quinn without copying them.
+    pub async fn write_chunk(
+        &mut self,
+        header: &[u8],
+        data: Vec<u8>,
+    ) -> Result<(), TransportError> {
         self.send.write_all(header).await.map_err(write_error)?;
-        self.send.write_all(data).await.map_err(write_error)
+        let mut chunks = [bytes::Bytes::from(data)];
+        self.send
+            .write_all_chunks(&mut chunks)
+            .await
+            .map_err(write_error)
     }
 
     /// Finishes the stream and waits until the peer has everything.

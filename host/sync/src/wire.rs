@@ -216,6 +216,40 @@ pub fn encode_chunk_header(blob: &Hash, index: u32, len: usize) -> Vec<u8> {
     out
 }
 
+/// The variant index postcard gives `Frame::Chunk`.
+const CHUNK_VARIANT: u8 = 4;
+/// The longest `Chunk` header: variant, blob, index and length varints.
+pub const MAX_CHUNK_HEADER: usize = 1 + 32 + 5 + 10;
+
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// Reads the header of a `Chunk` frame body from its first bytes: (blob, index, data length,
+/// header length). `None` if the body is not a chunk or the header is not all there. Lets a
+/// receiver read the data straight into its own buffer.
+pub fn parse_chunk_header(head: &[u8]) -> Option<(Hash, u32, usize, usize)> {
+    if head.first() != Some(&CHUNK_VARIANT) || head.len() < 34 {
+        return None;
+    }
+    let blob = Hash(head[1..33].try_into().ok()?);
+    let (index, a) = varint(&head[33..])?;
+    let (len, b) = varint(&head[33 + a..])?;
+    Some((
+        blob,
+        u32::try_from(index).ok()?,
+        usize::try_from(len).ok()?,
+        33 + a + b,
+    ))
+}
+
 /// Reads a length prefix: how many body bytes follow.
 pub fn body_len(prefix: [u8; 4]) -> Result<usize, WireError> {
     let n = u32::from_be_bytes(prefix) as usize;
@@ -256,6 +290,8 @@ mod tests {
             let mut split = encode_chunk_header(&blob, 9, len);
             split.extend_from_slice(&data);
             assert_eq!(full, split, "len {len}");
+            let (b, i, l, h) = parse_chunk_header(&full[4..]).unwrap();
+            assert_eq!((b, i, l, h + l), (blob, 9, len, full.len() - 4));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use piste_store::{
     BlobInfo, CHUNK_SIZE, Damage, Error, Hash, Manifest, OutboxState, Priority, Rendition, Store,
-    StoreOptions, Tag,
+    StoreOptions, Tag, chunk_hashes, chunk_id, root_of,
 };
 
 fn manifest(event: &str, priority: Priority, files: &[(&str, &BlobInfo)]) -> Manifest {
@@ -45,7 +45,8 @@ fn files_are_content_addressed_and_chunked() {
     assert_eq!(info.hash, Hash::of(&data));
     assert_eq!(info.size, data.len() as u64);
     assert_eq!(info.chunks.len(), 3);
-    assert_eq!(info.chunks[2], Hash::of(&data[2 * CHUNK_SIZE..]));
+    assert_eq!(info.chunks[2], chunk_id(2, 3, &data[2 * CHUNK_SIZE..]));
+    assert_eq!(root_of(&info.chunks), info.hash);
     assert_eq!(std::fs::read(store.blob_path(&info.hash)).unwrap(), data);
     // A file on disk goes in the same way.
     let path = dir.path().join("orbit.mp4");
@@ -292,4 +293,43 @@ fn manifests_round_trip_and_bad_ones_are_named() {
             "truncated at {cut}"
         );
     }
+}
+
+#[test]
+fn chunk_ids_add_up_to_the_blake3_hash_of_the_file() {
+    // BLAKE3's tree splits at powers of two; check sizes around every boundary that matters.
+    let c = CHUNK_SIZE;
+    for size in [
+        0,
+        1,
+        1023,
+        1024,
+        c - 1,
+        c,
+        c + 1,
+        2 * c,
+        2 * c + 1,
+        3 * c - 7,
+        4 * c,
+        4 * c + 1,
+        5 * c + 99,
+        7 * c,
+        8 * c + 1,
+        9 * c,
+    ] {
+        let data = bytes((size % 251) as u8, size);
+        let ids = chunk_hashes(&data);
+        assert_eq!(ids.len(), size.div_ceil(c));
+        assert_eq!(root_of(&ids), Hash::of(&data), "size {size}");
+    }
+    // A chunk id changes with the chunk's bytes and with its place.
+    let data = bytes(3, 3 * c);
+    let ids = chunk_hashes(&data);
+    assert_ne!(
+        chunk_id(1, 3, &data[c..2 * c]),
+        chunk_id(2, 3, &data[c..2 * c])
+    );
+    let mut bad = ids.clone();
+    bad.swap(0, 1);
+    assert_ne!(root_of(&bad), Hash::of(&data));
 }
