@@ -24,8 +24,19 @@ commands:
 // openssh-client: `ssh-keygen` makes the OpenSSH publisher keys the signing tests trust.
 // openssl: the sync tests run an outside CA made with it.
 // python3-venv: Python tools (moto's S3 server) go into a virtual environment of our own.
+// GStreamer 1.22 and its plug-ins: capture, decoding (libav), H.264 (x264, ugly), SRT (bad);
+// ffmpeg and gst-launch-1.0 are the outside senders the capture tests stream from.
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
+    "libgstreamer1.0-dev",
+    "libgstreamer-plugins-base1.0-dev",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-plugins-ugly",
+    "gstreamer1.0-libav",
+    "gstreamer1.0-tools",
+    "ffmpeg",
     "python3",
     "python3-venv",
     "ca-certificates",
@@ -281,6 +292,7 @@ fn test() -> Result<()> {
         .args(["test", "--workspace", "--no-fail-fast"])
         .env("PISTE_MODULES", &modules)
         .env("PISTE_TOOLS", tools_dir())
+        .envs(shared_data().map(|d| ("PISTE_SHARED_DATA", d)))
         .env("PISTE_REQUIRE_MOTO", "1"))?;
     step("example modules: native unit tests");
     run(cargo().current_dir(root().join("modules")).args([
@@ -304,6 +316,19 @@ fn test() -> Result<()> {
             .arg(&trust))?;
     }
     Ok(())
+}
+
+/// The shared test data (the Middlebury images): `PISTE_SHARED_DATA`, or the first
+/// `shared/data` beside the repository or one of its ancestors. Without it the tests that
+/// need it fail and say where they looked.
+fn shared_data() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PISTE_SHARED_DATA") {
+        return Some(PathBuf::from(dir));
+    }
+    root()
+        .ancestors()
+        .map(|a| a.join("shared/data"))
+        .find(|d| d.join("middlebury").is_dir())
 }
 
 /// The fuzz targets under `fuzz/`: every decoder of bytes that arrive from the network.

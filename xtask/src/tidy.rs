@@ -23,6 +23,9 @@ const OUTSIDE_WORLDS: &[(&str, &str)] = &[
     ("wasmtime", "piste-sandbox"),
     ("wasmtime-wasi", "piste-sandbox"),
     ("gstreamer", "piste-capture"),
+    ("gstreamer-app", "piste-capture"),
+    ("gstreamer-video", "piste-capture"),
+    ("object_store", "piste-archive"),
     ("quinn", "piste-sync"),
     ("clap", "piste"),
 ];

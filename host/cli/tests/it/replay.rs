@@ -4,7 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn dataset() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/middlebury/dinoSparseRing")
+    // `cargo xtask test` finds the shared data wherever the clone is; by hand it sits
+    // beside the repository.
+    std::env::var_os("PISTE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("middlebury/dinoSparseRing")
 }
 
 fn piste(args: &[&str]) -> (bool, String, String) {

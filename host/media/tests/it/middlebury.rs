@@ -9,7 +9,12 @@ use piste_media::silhouette::Recipe;
 use piste_media::{Camera, Mask, RgbImage, calib};
 
 fn dataset() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/middlebury/dinoSparseRing")
+    // `cargo xtask test` finds the shared data wherever the clone is; by hand it sits
+    // beside the repository.
+    std::env::var_os("PISTE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+        .join("middlebury/dinoSparseRing")
 }
 
 fn load_png(path: &Path) -> RgbImage {

@@ -1,0 +1,201 @@
+//! Encoders for the replay engine's outputs, through GStreamer: frame sequences to H.264 in
+//! MP4, stills to PNG and JPEG, and a decoder that reads any of them back.
+
+use crate::{Error, Result};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use piste_media::RgbImage;
+use std::path::Path;
+use std::time::Duration;
+
+/// A still image format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Still {
+    /// Lossless PNG.
+    Png,
+    /// JPEG at quality 90.
+    Jpeg,
+}
+
+fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
+    move |message| Error::Output {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish.
+fn encode_with(frames: &[RgbImage], fps: f64, middle: &str, path: &Path) -> Result<()> {
+    crate::init()?;
+    let err = out_err(path);
+    let Some(first) = frames.first() else {
+        return Err(err("no frames to encode".into()));
+    };
+    if let Some(f) = frames
+        .iter()
+        .find(|f| (f.width, f.height) != (first.width, first.height))
+    {
+        return Err(err(format!(
+            "frames differ in size: {}x{} and {}x{}",
+            first.width, first.height, f.width, f.height
+        )));
+    }
+    let location = path
+        .to_str()
+        .ok_or_else(|| err("the path is not UTF-8".into()))?;
+    let description = format!(
+        "appsrc name=src format=time caps=video/x-raw,format=RGB,width={},height={},framerate={}/1000 ! videoconvert ! {middle} ! filesink location=\"{}\"",
+        first.width,
+        first.height,
+        (fps * 1000.0).round() as u64,
+        location.replace('"', "\\\"")
+    );
+    let pipeline = gst::parse::launch(&description)
+        .map_err(|e| err(e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| err("not a pipeline".into()))?;
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .expect("appsrc");
+    src.set_max_bytes(0);
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| err(e.to_string()))?;
+    let period = Duration::from_secs_f64(1.0 / fps);
+    for (i, f) in frames.iter().enumerate() {
+        let mut b = gst::Buffer::from_slice(f.data.clone());
+        let bm = b.get_mut().expect("fresh");
+        bm.set_pts(gst::ClockTime::from_nseconds(
+            (period * i as u32).as_nanos() as u64,
+        ));
+        bm.set_duration(gst::ClockTime::from_nseconds(period.as_nanos() as u64));
+        src.push_buffer(b)
+            .map_err(|e| err(format!("encoder refused frame {i}: {e:?}")))?;
+    }
+    src.end_of_stream().map_err(|e| err(format!("{e:?}")))?;
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    let result = match bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(120),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    ) {
+        Some(msg) => match msg.view() {
+            gst::MessageView::Eos(_) => Ok(()),
+            gst::MessageView::Error(e) => Err(err(format!(
+                "{} ({})",
+                e.error(),
+                e.debug().unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        },
+        None => Err(err("the encoder did not finish within 120 s".into())),
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+/// Encodes frames as H.264 in MP4 at `fps`.
+pub fn mp4(frames: &[RgbImage], fps: f64, path: &Path) -> Result<()> {
+    encode_with(
+        frames,
+        fps,
+        "video/x-raw,format=I420 ! x264enc speed-preset=veryfast tune=zerolatency key-int-max=30 ! h264parse ! mp4mux",
+        path,
+    )
+}
+
+/// Encodes one still image.
+pub fn still(frame: &RgbImage, format: Still, path: &Path) -> Result<()> {
+    let encoder = match format {
+        Still::Png => "pngenc snapshot=true",
+        Still::Jpeg => "jpegenc quality=90 snapshot=true",
+    };
+    encode_with(std::slice::from_ref(frame), 1.0, encoder, path)
+}
+
+/// Pulls every sample out of `sink` until the stream ends; stops at the first error on the
+/// bus (a damaged input) or after `limit`, so a bad stream never hangs the caller.
+pub(crate) fn drain(
+    pipeline: &gst::Pipeline,
+    sink: &gst_app::AppSink,
+    limit: Duration,
+) -> std::result::Result<Vec<gst::Sample>, String> {
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    let start = std::time::Instant::now();
+    let mut samples = Vec::new();
+    loop {
+        if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(50)) {
+            samples.push(sample);
+            continue;
+        }
+        if sink.is_eos() {
+            return Ok(samples);
+        }
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            return Err(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
+        }
+        if start.elapsed() > limit {
+            return Err(format!("no end of stream within {limit:?}"));
+        }
+    }
+}
+
+/// Copies a decoded RGB sample into an image, row by row (GStreamer pads rows to a stride).
+/// Returns its presentation time in nanoseconds too.
+pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, RgbImage), String> {
+    use gst_video::prelude::*;
+    let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
+        return Err("a sample without buffer or caps".into());
+    };
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+        .map_err(|e| e.to_string())?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = frame.plane_stride()[0] as usize;
+    let plane = frame.plane_data(0).map_err(|e| e.to_string())?;
+    let mut data = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
+    }
+    let pts = buffer.pts().map_or(0, |t| t.nseconds());
+    Ok((
+        pts,
+        RgbImage::new(w as u32, h as u32, data).expect("sized by the caps"),
+    ))
+}
+
+/// Decodes a video or image file into RGB frames (for checks and for re-use of outputs).
+pub fn decode_file(path: &Path) -> Result<Vec<RgbImage>> {
+    crate::init()?;
+    let err = out_err(path);
+    let location = path
+        .to_str()
+        .ok_or_else(|| err("the path is not UTF-8".into()))?;
+    let description = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        location.replace('"', "\\\"")
+    );
+    let pipeline = gst::parse::launch(&description)
+        .map_err(|e| err(e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| err("not a pipeline".into()))?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .expect("appsink");
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| err(e.to_string()))?;
+    let samples = drain(&pipeline, &sink, Duration::from_secs(120));
+    let _ = pipeline.set_state(gst::State::Null);
+    let samples = samples.map_err(|e| err(format!("cannot decode: {e}")))?;
+    let mut frames = Vec::new();
+    for sample in &samples {
+        frames.push(sample_to_rgb(sample).map_err(&err)?.1);
+    }
+    Ok(frames)
+}

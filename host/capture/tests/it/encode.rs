@@ -1,0 +1,80 @@
+//! Encoders: what goes in comes back out of a decoder, frame for frame.
+
+use piste_capture::encode::{self, Still};
+use piste_media::RgbImage;
+
+/// A frame with a moving gradient and a square, so frames differ and errors show.
+pub fn pattern(i: u32, width: u32, height: u32) -> RgbImage {
+    let mut data = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        for x in 0..width {
+            let inside = (x + 4 * i) % width < width / 4 && y > height / 3 && y < 2 * height / 3;
+            let v = if inside {
+                230
+            } else {
+                ((x * 255) / width) as u8
+            };
+            data.extend_from_slice(&[v, ((y * 255) / height) as u8, ((i * 8) % 256) as u8]);
+        }
+    }
+    RgbImage::new(width, height, data).unwrap()
+}
+
+pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let mse: f64 = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.data.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
+}
+
+#[test]
+fn an_mp4_decodes_back_to_the_same_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<RgbImage> = (0..36).map(|i| pattern(i, 320, 180)).collect();
+    let path = dir.path().join("orbit.mp4");
+    encode::mp4(&frames, 25.0, &path).unwrap();
+    let back = encode::decode_file(&path).unwrap();
+    assert_eq!(back.len(), frames.len(), "frame count");
+    for (i, (a, b)) in frames.iter().zip(&back).enumerate() {
+        assert_eq!((b.width, b.height), (320, 180));
+        let p = psnr(a, b);
+        assert!(p > 30.0, "frame {i}: {p:.1} dB");
+    }
+}
+
+#[test]
+fn stills_decode_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = pattern(3, 200, 120);
+    encode::still(&frame, Still::Png, &dir.path().join("s.png")).unwrap();
+    encode::still(&frame, Still::Jpeg, &dir.path().join("s.jpg")).unwrap();
+    let png = encode::decode_file(&dir.path().join("s.png")).unwrap();
+    assert_eq!(png.len(), 1);
+    assert_eq!(png[0].data, frame.data, "PNG is lossless");
+    let jpg = encode::decode_file(&dir.path().join("s.jpg")).unwrap();
+    assert!(psnr(&jpg[0], &frame) > 30.0);
+}
+
+#[test]
+fn a_damaged_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.mp4");
+    std::fs::write(&path, b"not a video at all, just bytes").unwrap();
+    let err = encode::decode_file(&path).unwrap_err().to_string();
+    assert!(err.contains("bad.mp4"), "{err}");
+    assert!(
+        encode::mp4(&[], 25.0, &path)
+            .unwrap_err()
+            .to_string()
+            .contains("no frames")
+    );
+}
