@@ -396,7 +396,7 @@ fn start_camera(shared: &Arc<Shared>, i: usize) {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 let unit = AccessUnit {
-                    t: shared.now(),
+                    t: rig_time(&sample, buffer, shared.now()),
                     pts: buffer.pts().map(|t| Duration::from_nanos(t.nseconds())),
                     dts: buffer.dts().map(|t| Duration::from_nanos(t.nseconds())),
                     key: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
@@ -430,11 +430,28 @@ fn start_camera(shared: &Arc<Shared>, i: usize) {
     }
 }
 
+/// A frame's time on the rig clock: its presentation time as running time (the sender's
+/// clock, steady from frame to frame) when it is within two seconds of its arrival, or the
+/// arrival itself (a stream without usable timestamps).
+fn rig_time(sample: &gst::Sample, buffer: &gst::BufferRef, arrival: Duration) -> Duration {
+    let running = buffer.pts().and_then(|pts| {
+        let segment = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+        segment.to_running_time(pts)
+    });
+    match running.map(|t| Duration::from_nanos(t.nseconds())) {
+        Some(t) if t.abs_diff(arrival) < Duration::from_secs(2) => t,
+        _ => arrival,
+    }
+}
+
 /// Pushes a program's frames into `appsrc` at the rig's rate until the rig stops.
 fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>) {
     std::thread::spawn(move || {
         let period = Duration::from_secs_f64(1.0 / shared.config.fps);
-        let start = shared.now();
+        // Frames fall on the rig's frame grid, as from genlocked cameras.
+        let now = shared.now().as_secs_f64();
+        let start =
+            Duration::from_secs_f64((now / period.as_secs_f64()).ceil() * period.as_secs_f64());
         let mut n = 0u64;
         let mut index = 0u64;
         while !shared.stop.load(Ordering::SeqCst) {
