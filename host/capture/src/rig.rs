@@ -19,7 +19,8 @@ pub trait FrameSource: Send + Sync + 'static {
     fn width(&self) -> u32;
     /// Frame height.
     fn height(&self) -> u32;
-    /// Frame `index`; `None` past the end (the source then repeats from 0).
+    /// The frame for slot `index` of the rig's frame grid (slot k is due k frame periods
+    /// after the rig starts); `None` ends the source.
     fn frame(&self, index: u64) -> Option<RgbImage>;
 }
 
@@ -448,26 +449,17 @@ fn rig_time(sample: &gst::Sample, buffer: &gst::BufferRef, arrival: Duration) ->
 fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>) {
     std::thread::spawn(move || {
         let period = Duration::from_secs_f64(1.0 / shared.config.fps);
-        // Frames fall on the rig's frame grid, as from genlocked cameras.
-        let now = shared.now().as_secs_f64();
-        let start =
-            Duration::from_secs_f64((now / period.as_secs_f64()).ceil() * period.as_secs_f64());
-        let mut n = 0u64;
-        let mut index = 0u64;
+        // Frames fall on the rig's frame grid, as from genlocked cameras: slot k is due at
+        // k periods of rig time and shows the source's frame k, so every program-fed camera
+        // shows the same instant in the same slot.
+        let mut slot = (shared.now().as_secs_f64() / period.as_secs_f64()).ceil() as u64;
         while !shared.stop.load(Ordering::SeqCst) {
-            let due = start + period * n as u32;
+            let due = Duration::from_secs_f64(slot as f64 * period.as_secs_f64());
             let now = shared.now();
             if due > now {
                 std::thread::sleep(due - now);
             }
-            let frame = match src.frame(index) {
-                Some(f) => f,
-                None if index > 0 => {
-                    index = 0;
-                    continue;
-                }
-                None => break,
-            };
+            let Some(frame) = src.frame(slot) else { break };
             let mut buffer = gst::Buffer::from_mut_slice(frame.data);
             {
                 let b = buffer.get_mut().expect("a fresh buffer is writable");
@@ -477,8 +469,7 @@ fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>)
             if appsrc.push_buffer(buffer).is_err() {
                 break; // the pipeline stopped; a restart starts a new feeder
             }
-            n += 1;
-            index += 1;
+            slot += 1;
         }
     });
 }

@@ -1,6 +1,7 @@
 //! The `piste` command line: one binary for field techs, module developers and central ops.
 
 mod archive;
+mod capture;
 mod config;
 mod demo;
 mod keys;
@@ -38,6 +39,9 @@ enum Command {
     /// Replays: 3D reconstruction of key moments from calibrated cameras.
     #[command(subcommand)]
     Replay(replay::ReplayCommand),
+    /// Cameras: probe a source, record a clip from a venue's rig, watch it live.
+    #[command(subcommand)]
+    Capture(capture::CaptureCommand),
     /// The fleet PKI: CA, appliance enrolment, archive certificates, revocation.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -60,6 +64,7 @@ fn main() {
         Command::Module(cmd) => module::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Replay(cmd) => replay::run(cmd),
+        Command::Capture(cmd) => capture::run(cmd),
         Command::Pki(cmd) => pki::run(cmd),
         Command::Store(cmd) => store::run(cmd),
         Command::Sync(cmd) => sync::run(cmd),
@@ -74,7 +79,9 @@ fn main() {
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn,piste=info,piste_sync=info,piste_archive=info,piste_store=info",
+        0 => {
+            "warn,piste=info,piste_capture=info,piste_sync=info,piste_archive=info,piste_store=info"
+        }
         1 => "debug",
         _ => "trace",
     };

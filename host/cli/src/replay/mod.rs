@@ -1,8 +1,8 @@
 //! `piste replay`: 3D replays of key moments from calibrated cameras.
 
 mod hull;
-mod images;
-mod run;
+pub mod images;
+pub mod run;
 mod sim;
 
 use anyhow::Result;

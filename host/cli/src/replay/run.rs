@@ -446,16 +446,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|(_, s)| s.centroid)
         .expect("key shape");
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
-    // Each camera of a sequence rendered to DIR/NNNN.png.
+    // Each camera of a sequence rendered to DIR/NNNN.png, and the sequence as DIR.mp4
+    // (H.264 at the clip's rate).
     let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
         let dir = args.out.join(name);
         std::fs::create_dir_all(&dir)?;
+        let mut frames = Vec::with_capacity(cameras.len());
         for (k, camera) in cameras.iter().enumerate() {
-            write_png(
-                &dir.join(format!("{k:04}.png")),
-                &synthesis.render(camera, meta.ground_z),
-            )?;
+            let frame = synthesis.render(camera, meta.ground_z);
+            write_png(&dir.join(format!("{k:04}.png")), &frame)?;
+            frames.push(frame);
         }
+        piste_capture::encode::mp4(&frames, meta.fps, &args.out.join(format!("{name}.mp4")))?;
         Ok(())
     };
     timings.time("orbit", || render_sequence("orbit", &orbit))?;

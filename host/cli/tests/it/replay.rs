@@ -256,6 +256,8 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         "held_out.png",
         "orbit/0007.png",
         "bullet/0000.png",
+        "orbit.mp4",
+        "bullet.mp4",
     ] {
         assert!(out.join(file).is_file(), "{file} is written");
     }
