@@ -16,7 +16,7 @@ commands:
   test      setup, modules, then every test (what CI runs)
   demo      setup, modules, then run the example modules on sample moments
   bench     setup, modules, then the benchmarks, optimised (figures for BENCHMARKS.md):
-            sandbox, sync, replay
+            sandbox, capture, sync, replay
   tidy      the repository's structural checks
   fuzz [S]  fuzz every decoder of network bytes for S seconds each (default 60; not in CI)";
 
@@ -395,6 +395,8 @@ fn bench() -> Result<()> {
     run(cargo()
         .args(["bench", "-p", "piste-sandbox", "--bench", "sandbox"])
         .env("PISTE_MODULES", &modules))?;
+    step("capture beside ffmpeg (release)");
+    run(cargo().args(["bench", "-p", "piste-capture", "--bench", "capture"]))?;
     step("sync over loopback (release)");
     run(cargo().args(["bench", "-p", "piste-archive", "--bench", "sync"]))?;
     replay_bench()

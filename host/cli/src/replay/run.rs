@@ -476,10 +476,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 alpha: &slice_frames[k].2,
             })
             .collect();
-        write_png(
-            &args.out.join("slice.png"),
-            &slice::composite(&plates[0], &phases, 0.35),
-        )
+        let image = slice::composite(&plates[0], &phases, 0.35);
+        write_png(&args.out.join("slice.png"), &image)?;
+        // JPEG too, for feeds and pages that take nothing else.
+        piste_capture::encode::still(
+            &image,
+            piste_capture::encode::Still::Jpeg,
+            &args.out.join("slice.jpg"),
+        )?;
+        Ok(())
     })?;
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].1.mask)?;
 

@@ -103,6 +103,11 @@ fn a_venue_of_simulated_cameras_records_a_clip_that_replays_to_mp4_and_png() {
     ));
     let info = slice.read_info().unwrap().info().clone();
     assert_eq!((info.width, info.height), (480, 270));
+    assert_eq!(
+        ffprobe(&replay.join("slice.jpg")),
+        (1, 480, 270),
+        "slice.jpg decodes"
+    );
 }
 
 #[test]
