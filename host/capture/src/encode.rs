@@ -157,10 +157,15 @@ pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, R
     let (w, h) = (info.width() as usize, info.height() as usize);
     let stride = frame.plane_stride()[0] as usize;
     let plane = frame.plane_data(0).map_err(|e| e.to_string())?;
-    let mut data = Vec::with_capacity(w * h * 3);
-    for row in 0..h {
-        data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
-    }
+    let data = if stride == w * 3 {
+        plane[..w * h * 3].to_vec()
+    } else {
+        let mut data = Vec::with_capacity(w * h * 3);
+        for row in 0..h {
+            data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
+        }
+        data
+    };
     let pts = buffer.pts().map_or(0, |t| t.nseconds());
     Ok((
         pts,

@@ -262,17 +262,36 @@ impl Rig {
             }
             units.push(c.buffer.range(t0, t1));
         }
-        let decoded: Vec<Result<Vec<TimedFrame>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = units
-                .iter()
-                .zip(&ids)
-                .map(|(u, id)| scope.spawn(move || decode_units(id, u, t0, t1)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("decoder thread"))
-                .collect()
+        // As many decoders at once as there are cores, each single-threaded: a dozen
+        // multi-threaded decoders on two cores spend their time switching.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(units.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Mutex<Option<Result<Vec<TimedFrame>>>>> =
+            units.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let c = next.fetch_add(1, Ordering::SeqCst);
+                        if c >= units.len() {
+                            break;
+                        }
+                        let r = decode_units(&ids[c], &units[c], t0, t1);
+                        *results[c].lock().expect("result lock") = Some(r);
+                    }
+                });
+            }
         });
+        let decoded: Vec<Result<Vec<TimedFrame>>> = results
+            .into_iter()
+            .map(|r| {
+                r.into_inner()
+                    .expect("result lock")
+                    .expect("every camera decoded")
+            })
+            .collect();
         let mut per_camera = Vec::new();
         for (frames, id) in decoded.into_iter().zip(&ids) {
             let frames = frames?;
@@ -564,7 +583,7 @@ fn decode_units(
         message,
     };
     let pipeline = gst::parse::launch(
-        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 max-threads=1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
     )
     .map_err(|e| err(e.to_string()))?
     .downcast::<gst::Pipeline>()
