@@ -52,14 +52,8 @@ fn encode_with(frames: &[RgbImage], fps: f64, middle: &str, path: &Path) -> Resu
         (fps * 1000.0).round() as u64,
         location.replace('"', "\\\"")
     );
-    let pipeline = gst::parse::launch(&description)
-        .map_err(|e| err(e.to_string()))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| err("not a pipeline".into()))?;
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .expect("appsrc");
+    let pipeline = crate::launch(&description).map_err(&err)?;
+    let src = crate::element::<gst_app::AppSrc>(&pipeline, "src");
     src.set_max_bytes(0);
     pipeline
         .set_state(gst::State::Playing)
@@ -184,14 +178,8 @@ pub fn decode_file(path: &Path) -> Result<Vec<RgbImage>> {
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
         location.replace('"', "\\\"")
     );
-    let pipeline = gst::parse::launch(&description)
-        .map_err(|e| err(e.to_string()))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| err("not a pipeline".into()))?;
-    let sink = pipeline
-        .by_name("sink")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .expect("appsink");
+    let pipeline = crate::launch(&description).map_err(&err)?;
+    let sink = crate::element::<gst_app::AppSink>(&pipeline, "sink");
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| err(e.to_string()))?;

@@ -70,6 +70,27 @@ pub enum Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Builds a pipeline from a `gst-launch-1.0` description.
+pub(crate) fn launch(description: &str) -> std::result::Result<gstreamer::Pipeline, String> {
+    use gstreamer::prelude::*;
+    gstreamer::parse::launch(description)
+        .map_err(|e| e.to_string())?
+        .downcast::<gstreamer::Pipeline>()
+        .map_err(|_| "the description is not a pipeline".to_owned())
+}
+
+/// The element a pipeline's own description names, as its type.
+pub(crate) fn element<T: gstreamer::prelude::IsA<gstreamer::Element>>(
+    pipeline: &gstreamer::Pipeline,
+    name: &str,
+) -> T {
+    use gstreamer::prelude::*;
+    pipeline
+        .by_name(name)
+        .and_then(|e| e.downcast::<T>().ok())
+        .unwrap_or_else(|| panic!("the pipeline's description names its {name}"))
+}
+
 /// Initialises GStreamer once.
 pub fn init() -> Result<()> {
     gstreamer::init().map_err(|e| Error::Init(e.to_string()))

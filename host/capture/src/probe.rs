@@ -30,20 +30,15 @@ pub fn probe(description: &str, duration: Duration) -> Result<Probe> {
         what: format!("probing {description:?}"),
         message,
     };
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = crate::launch(&format!(
         "{description} ! parsebin ! appsink name=sink sync=false"
     ))
-    .map_err(|e| Error::Source {
+    .map_err(|message| Error::Source {
         camera: "probe".into(),
         source_text: description.into(),
-        message: e.to_string(),
-    })?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| err("not a pipeline".into()))?;
-    let sink = pipeline
-        .by_name("sink")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .expect("appsink");
+        message,
+    })?;
+    let sink = crate::element::<gst_app::AppSink>(&pipeline, "sink");
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| err(e.to_string()))?;

@@ -380,12 +380,7 @@ fn start_camera(shared: &Arc<Shared>, i: usize) {
             encoder(fps)
         ),
     };
-    let built = gst::parse::launch(&description)
-        .map_err(|e| e.to_string())
-        .and_then(|e| {
-            e.downcast::<gst::Pipeline>()
-                .map_err(|_| "not a pipeline".to_owned())
-        });
+    let built = crate::launch(&description);
     let pipeline = match built {
         Ok(p) => p,
         Err(e) => {
@@ -397,10 +392,7 @@ fn start_camera(shared: &Arc<Shared>, i: usize) {
     pipeline.use_clock(Some(&shared.clock));
     pipeline.set_base_time(shared.base);
     pipeline.set_start_time(gst::ClockTime::NONE);
-    let sink = pipeline
-        .by_name("au")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .expect("the tail has an appsink named au");
+    let sink = crate::element::<gst_app::AppSink>(&pipeline, "au");
     let weak = Arc::downgrade(shared);
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -430,10 +422,7 @@ fn start_camera(shared: &Arc<Shared>, i: usize) {
             .build(),
     );
     if let SourceSpec::Frames(src) = &cam.spec.source {
-        let appsrc = pipeline
-            .by_name("src")
-            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-            .expect("frame sources have an appsrc named src");
+        let appsrc = crate::element::<gst_app::AppSrc>(&pipeline, "src");
         feed(shared.clone(), appsrc, src.clone());
     }
     match pipeline.set_state(gst::State::Playing) {
@@ -582,20 +571,9 @@ fn decode_units(
         what: format!("decoding camera {id}"),
         message,
     };
-    let pipeline = gst::parse::launch(
-        "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 max-threads=1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
-    )
-    .map_err(|e| err(e.to_string()))?
-    .downcast::<gst::Pipeline>()
-    .map_err(|_| err("not a pipeline".into()))?;
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .expect("appsrc");
-    let sink = pipeline
-        .by_name("sink")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .expect("appsink");
+    let pipeline = crate::launch("appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 max-threads=1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",).map_err(err)?;
+    let src = crate::element::<gst_app::AppSrc>(&pipeline, "src");
+    let sink = crate::element::<gst_app::AppSink>(&pipeline, "sink");
     src.set_max_bytes(0);
     pipeline
         .set_state(gst::State::Playing)

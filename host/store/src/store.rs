@@ -365,14 +365,13 @@ impl Store {
         let mut freed = Vec::new();
         let mut got = 0u64;
         while got < need {
-            let Some((key, id)) = archived
+            let Some(id) = archived
                 .pop_first()
                 .map_err(self.catalog())?
-                .map(|(k, v)| (k.value(), v.value()))
+                .map(|(_, v)| v.value())
             else {
                 break;
             };
-            let _ = key;
             let manifest = assets
                 .remove(id)
                 .map_err(self.catalog())?
@@ -383,27 +382,43 @@ impl Store {
                 continue;
             };
             tracing::info!(asset = %Hash(id).short(), "evicting an archived asset to stay under the disk quota");
-            let unique: BTreeSet<Hash> = m.renditions.iter().map(|r| r.hash).collect();
-            for h in unique {
-                let row = rows
-                    .get(h.0)
-                    .map_err(self.catalog())?
-                    .map(|v| decode_row(v.value()));
-                let Some(mut row) = row else { continue };
-                row.refs = row.refs.saturating_sub(1);
-                if row.refs == 0 {
-                    rows.remove(h.0).map_err(self.catalog())?;
-                    got += row.size;
-                    freed.push(h);
-                } else {
-                    rows.insert(
-                        h.0,
-                        postcard::to_stdvec(&row)
-                            .expect("rows serialise")
-                            .as_slice(),
-                    )
-                    .map_err(self.catalog())?;
-                }
+            for (h, size) in self.release(rows, &m)? {
+                got += size;
+                freed.push(h);
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Takes one reference off each file a manifest names; returns the files (and sizes) no
+    /// asset names any more, whose rows are gone, to delete after the commit.
+    fn release(
+        &self,
+        rows: &mut redb::Table<[u8; 32], &[u8]>,
+        manifest: &Manifest,
+    ) -> Result<Vec<(Hash, u64)>> {
+        let mut freed = Vec::new();
+        let unique: BTreeSet<Hash> = manifest.renditions.iter().map(|r| r.hash).collect();
+        for h in unique {
+            let Some(mut row) = rows
+                .get(h.0)
+                .map_err(self.catalog())?
+                .map(|v| decode_row(v.value()))
+            else {
+                continue;
+            };
+            row.refs = row.refs.saturating_sub(1);
+            if row.refs == 0 {
+                rows.remove(h.0).map_err(self.catalog())?;
+                freed.push((h, row.size));
+            } else {
+                rows.insert(
+                    h.0,
+                    postcard::to_stdvec(&row)
+                        .expect("rows serialise")
+                        .as_slice(),
+                )
+                .map_err(self.catalog())?;
             }
         }
         Ok(freed)
@@ -612,7 +627,7 @@ impl Store {
                 "DROPPING AN ASSET THE ARCHIVE NEVER RECEIVED, by operator command; it is lost");
         }
         let txn = self.write_txn()?;
-        let mut freed = Vec::new();
+        let freed: Vec<Hash>;
         {
             let mut outbox = txn.open_table(OUTBOX).map_err(self.catalog())?;
             if let Some((st, p, seq, at)) = outbox
@@ -637,29 +652,11 @@ impl Store {
                 .remove(id.0)
                 .map_err(self.catalog())?;
             let mut rows = txn.open_table(BLOBS).map_err(self.catalog())?;
-            let unique: BTreeSet<Hash> = manifest.renditions.iter().map(|r| r.hash).collect();
-            for h in unique {
-                let Some(mut row) = rows
-                    .get(h.0)
-                    .map_err(self.catalog())?
-                    .map(|v| decode_row(v.value()))
-                else {
-                    continue;
-                };
-                row.refs = row.refs.saturating_sub(1);
-                if row.refs == 0 {
-                    rows.remove(h.0).map_err(self.catalog())?;
-                    freed.push(h);
-                } else {
-                    rows.insert(
-                        h.0,
-                        postcard::to_stdvec(&row)
-                            .expect("rows serialise")
-                            .as_slice(),
-                    )
-                    .map_err(self.catalog())?;
-                }
-            }
+            freed = self
+                .release(&mut rows, &manifest)?
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect();
         }
         txn.commit().map_err(self.catalog())?;
         for h in freed {

@@ -20,21 +20,7 @@ pub fn pattern(i: u32, width: u32, height: u32) -> RgbImage {
     RgbImage::new(width, height, data).unwrap()
 }
 
-pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    assert_eq!((a.width, a.height), (b.width, b.height));
-    let mse: f64 = a
-        .data
-        .iter()
-        .zip(&b.data)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum::<f64>()
-        / a.data.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (255.0f64 * 255.0 / mse).log10()
-    }
-}
+pub use piste_media::metrics::psnr;
 
 #[test]
 fn an_mp4_decodes_back_to_the_same_frames() {

@@ -4,7 +4,7 @@
 
 use piste_store::{CHUNK_SIZE, Hash, Manifest, Priority, Rendition, Store, StoreOptions};
 use piste_sync::{
-    Backlog, BlobOffer, EdgeConfig, EdgeEvent, EdgeSession, ErrorCode, Frame, Have, IngestOutput,
+    Backlog, EdgeConfig, EdgeEvent, EdgeSession, ErrorCode, Frame, Have, IngestOutput,
     IngestSession, Offer, Transmit, decode, encode, encode_chunk_header,
 };
 use std::collections::{BTreeMap, VecDeque};
@@ -119,25 +119,7 @@ impl Archive {
 }
 
 fn offer_for(store: &Store, id: Hash) -> Offer {
-    let m = store.manifest(&id).unwrap();
-    let mut blobs: Vec<BlobOffer> = Vec::new();
-    for r in &m.renditions {
-        if blobs.iter().any(|b| b.hash == r.hash) {
-            continue;
-        }
-        let info = store.blob_info(&r.hash).unwrap().unwrap();
-        blobs.push(BlobOffer {
-            hash: info.hash,
-            size: info.size,
-            chunks: info.chunks,
-        });
-    }
-    Offer {
-        asset: id,
-        priority: m.priority,
-        manifest: store.manifest_bytes(&id).unwrap(),
-        blobs,
-    }
+    piste_sync::client::offer_for(store, &id).unwrap()
 }
 
 fn read_chunk(store: &Store, blob: &Hash, offset: u64, len: usize) -> Vec<u8> {
