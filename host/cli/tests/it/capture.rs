@@ -173,3 +173,27 @@ fn venue_mistakes_name_the_camera_and_the_field() {
         &["[sim]"],
     );
 }
+
+#[test]
+fn watch_shows_every_camera_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let venue = dir.path().join("venue.toml");
+    let mut text = String::from(
+        "venue = \"cortina\"\nfps = 25\n\n[sim]\nscene = \"alpine\"\nwidth = 320\nheight = 180\n",
+    );
+    for i in 1..=3 {
+        text.push_str(&format!(
+            "\n[[camera]]\nid = \"sim-{i}\"\nsource = \"sim:\"\n"
+        ));
+    }
+    std::fs::write(&venue, text).unwrap();
+    let (ok, out, err) = piste(&["capture", "watch", "--venue", s(&venue), "--seconds", "3"]);
+    assert!(ok, "{out}\n{err}");
+    let last: Vec<&str> = out.lines().rev().take(3).collect();
+    for line in last {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[1], "up", "{line}");
+        let fps: f64 = cols[2].parse().unwrap();
+        assert!((fps - 25.0).abs() < 4.0, "{line}");
+    }
+}
