@@ -8,8 +8,8 @@ use crate::wire::{Backlog, BlobOffer, ErrorCode, Frame, Offer, encode_chunk_head
 use piste_store::{Hash, Store};
 use quinn::Endpoint;
 use std::collections::BTreeSet;
+use std::io::{Read, Seek};
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
@@ -236,6 +236,8 @@ async fn session(
     let mut edge = EdgeSession::new(options.session.clone(), backlog(store)?, Instant::now());
     let mut refused: BTreeSet<Hash> = BTreeSet::new();
     let mut rate_window = (Instant::now(), 0u64);
+    let mut open_files: std::collections::HashMap<Hash, std::fs::File> =
+        std::collections::HashMap::new();
     loop {
         if let Some(end) = edge_events(&mut edge, store, status, &mut refused)? {
             return ended(end);
@@ -262,18 +264,30 @@ async fn session(
                     offset,
                     len,
                 } => {
-                    // A fresh buffer per chunk: it goes to quinn as it is, without a copy.
-                    let mut chunk_buf = vec![0u8; len];
+                    // A fresh buffer per chunk: it goes to quinn as it is, without a copy
+                    // (and without zeroing it first: read_to_end fills spare capacity).
                     let path = store.blob_path(&blob);
-                    let read = std::fs::File::open(&path)
-                        .and_then(|f| f.read_exact_at(&mut chunk_buf, offset));
-                    if let Err(e) = read {
-                        return Err(piste_store::Error::Io {
-                            action: "reading",
-                            path,
-                            source: e,
-                        }
-                        .into());
+                    let io = |source| piste_store::Error::Io {
+                        action: "reading",
+                        path: path.clone(),
+                        source,
+                    };
+                    if !open_files.contains_key(&blob) {
+                        open_files.clear(); // one file at a time is being sent
+                        open_files.insert(blob, std::fs::File::open(&path).map_err(io)?);
+                    }
+                    let mut file = &open_files[&blob];
+                    let mut chunk_buf = Vec::with_capacity(len);
+                    file.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+                    file.take(len as u64)
+                        .read_to_end(&mut chunk_buf)
+                        .map_err(io)?;
+                    if chunk_buf.len() != len {
+                        let short = std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the stored file is shorter than its record",
+                        );
+                        return Err(io(short).into());
                     }
                     rate_window.1 += len as u64;
                     writer
