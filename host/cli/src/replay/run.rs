@@ -55,6 +55,10 @@ pub struct RunArgs {
     /// Phases in the spacetime slice.
     #[arg(long, default_value_t = 5)]
     phases: usize,
+    /// Also write every orbit and bullet-time frame as PNG (DIR/NNNN.png); by default the
+    /// sequences are MP4 with the first frame as a PNG still.
+    #[arg(long)]
+    png_frames: bool,
 }
 
 /// The clip's description.
@@ -446,16 +450,23 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .map(|(_, s)| s.centroid)
         .expect("key shape");
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
-    // Each camera of a sequence rendered to DIR/NNNN.png, and the sequence as DIR.mp4
-    // (H.264 at the clip's rate).
+    // A sequence as NAME.mp4 (H.264 at the clip's rate) with its first frame as NAME.png,
+    // and with --png-frames every frame as NAME/NNNN.png.
     let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
         let dir = args.out.join(name);
-        std::fs::create_dir_all(&dir)?;
-        let mut frames = Vec::with_capacity(cameras.len());
-        for (k, camera) in cameras.iter().enumerate() {
-            let frame = synthesis.render(camera, meta.ground_z);
-            write_png(&dir.join(format!("{k:04}.png")), &frame)?;
-            frames.push(frame);
+        if args.png_frames {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let frames: Vec<RgbImage> = cameras
+            .par_iter()
+            .map(|camera| synthesis.render(camera, meta.ground_z))
+            .collect();
+        write_png(&args.out.join(format!("{name}.png")), &frames[0])?;
+        if args.png_frames {
+            frames
+                .par_iter()
+                .enumerate()
+                .try_for_each(|(k, frame)| write_png(&dir.join(format!("{k:04}.png")), frame))?;
         }
         piste_capture::encode::mp4(&frames, meta.fps, &args.out.join(format!("{name}.mp4")))?;
         Ok(())

@@ -230,6 +230,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         clip.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--png-frames",
         "--orbit-frames",
         "8",
         "--bullet-between",
@@ -256,6 +257,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         "held_out.png",
         "orbit/0007.png",
         "bullet/0000.png",
+        "orbit.png",
         "orbit.mp4",
         "bullet.mp4",
     ] {
