@@ -487,27 +487,42 @@ impl Store {
 
     /// Records the archive's receipt for `id`, durably. Returns false if it was not pending.
     pub fn mark_archived(&self, id: &Hash, now_ms: u64) -> Result<bool> {
+        Ok(self.mark_archived_all(std::slice::from_ref(id), now_ms)? == 1)
+    }
+
+    /// Records receipts for several assets in one durable commit (receipts that arrive
+    /// together cost one fsync). Returns how many were pending.
+    pub fn mark_archived_all(&self, ids: &[Hash], now_ms: u64) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let txn = self.write_txn()?;
+        let mut marked = 0;
         {
             let mut outbox = txn.open_table(OUTBOX).map_err(self.catalog())?;
-            let entry = outbox.get(id.0).map_err(self.catalog())?.map(|v| v.value());
-            let Some((PENDING, p, seq, _)) = entry else {
-                return Ok(false);
-            };
-            outbox
-                .insert(id.0, (DONE, p, seq, now_ms))
-                .map_err(self.catalog())?;
-            txn.open_table(QUEUE)
-                .map_err(self.catalog())?
-                .remove((p, seq))
-                .map_err(self.catalog())?;
-            txn.open_table(ARCHIVED)
-                .map_err(self.catalog())?
-                .insert((now_ms, seq), id.0)
-                .map_err(self.catalog())?;
+            let mut queue = txn.open_table(QUEUE).map_err(self.catalog())?;
+            let mut archived = txn.open_table(ARCHIVED).map_err(self.catalog())?;
+            for id in ids {
+                let entry = outbox.get(id.0).map_err(self.catalog())?.map(|v| v.value());
+                let Some((PENDING, p, seq, _)) = entry else {
+                    continue;
+                };
+                outbox
+                    .insert(id.0, (DONE, p, seq, now_ms))
+                    .map_err(self.catalog())?;
+                queue.remove((p, seq)).map_err(self.catalog())?;
+                archived
+                    .insert((now_ms, seq), id.0)
+                    .map_err(self.catalog())?;
+                marked += 1;
+            }
+        }
+        if marked == 0 {
+            txn.abort().map_err(self.catalog())?;
+            return Ok(0);
         }
         txn.commit().map_err(self.catalog())?;
-        Ok(true)
+        Ok(marked)
     }
 
     /// Every asset, oldest first.

@@ -341,11 +341,23 @@ async fn session(
             .unwrap_or_else(|| Instant::now() + Duration::from_millis(250));
         let wake = wake.min(Instant::now() + Duration::from_millis(250));
         tokio::select! {
-            r = rx.recv() => match r {
-                Some(Ok(Some(f))) => edge.handle_frame(f, Instant::now()),
-                Some(Ok(None)) | None => return Ok(SessionEnd::Retry("archive closed the stream".into())),
-                Some(Err(e)) => return retry(e),
-            },
+            r = rx.recv() => {
+                // Take every frame already here, so receipts that came together are
+                // marked together.
+                let mut next = Some(r);
+                let mut taken = 0;
+                while let Some(r) = next.take() {
+                    match r {
+                        Some(Ok(Some(f))) => edge.handle_frame(f, Instant::now()),
+                        Some(Ok(None)) | None => return Ok(SessionEnd::Retry("archive closed the stream".into())),
+                        Some(Err(e)) => return retry(e),
+                    }
+                    taken += 1;
+                    if taken < 256 {
+                        next = rx.try_recv().ok().map(Some);
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(wake.into()) => {}
         }
     }
@@ -366,6 +378,14 @@ fn edge_events(
     status: &Mutex<ClientStatus>,
     refused: &mut BTreeSet<Hash>,
 ) -> Result<Option<(ErrorCode, String)>, ClientError> {
+    // Receipts that arrive together are marked in one durable commit.
+    let mut receipts = Vec::new();
+    let flush = |receipts: &mut Vec<Hash>| -> Result<(), ClientError> {
+        let n = store.mark_archived_all(receipts, now_ms())?;
+        status.lock().expect("status lock").archived += n as u64;
+        receipts.clear();
+        Ok(())
+    };
     while let Some(ev) = edge.poll_event() {
         let mut s = status.lock().expect("status lock");
         match ev {
@@ -376,10 +396,7 @@ fn edge_events(
                 s.last_error = None;
             }
             EdgeEvent::Archived(id) => {
-                if store.mark_archived(&id, now_ms())? {
-                    tracing::debug!(asset = %id.short(), "archived");
-                    s.archived += 1;
-                }
+                receipts.push(id);
                 s.last_receipt_ms = Some(now_ms());
             }
             EdgeEvent::Refused { asset, reason } => {
@@ -389,10 +406,13 @@ fn edge_events(
             }
             EdgeEvent::Closed { code, message } => {
                 s.last_error = Some(message.clone());
+                drop(s);
+                flush(&mut receipts)?;
                 return Ok(Some((code, message)));
             }
         }
     }
+    flush(&mut receipts)?;
     Ok(None)
 }
 

@@ -333,3 +333,39 @@ fn chunk_ids_add_up_to_the_blake3_hash_of_the_file() {
     bad.swap(0, 1);
     assert_ne!(root_of(&bad), Hash::of(&data));
 }
+
+#[test]
+fn receipts_that_arrive_together_are_marked_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let ids: Vec<Hash> = (0..5)
+        .map(|i| {
+            store
+                .add(&manifest(&format!("m{i}"), Priority::Metadata, &[]), &[])
+                .unwrap()
+        })
+        .collect();
+    let unknown = Hash::of(b"not an asset");
+    assert_eq!(
+        store
+            .mark_archived_all(&[ids[0], ids[2], ids[4], unknown], 7)
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store.mark_archived_all(&[ids[0], ids[2]], 8).unwrap(),
+        0,
+        "a second receipt changes nothing"
+    );
+    let pending: Vec<Hash> = store
+        .pending(10)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(pending, vec![ids[1], ids[3]]);
+    assert_eq!(
+        store.state(&ids[2]).unwrap(),
+        OutboxState::Archived { at_ms: 7 }
+    );
+}
