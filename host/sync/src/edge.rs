@@ -251,8 +251,7 @@ impl EdgeSession {
                 self.events.push_back(EdgeEvent::Refused { asset, reason });
             }
             (frame, state) => {
-                let name = format!("{frame:?}");
-                let name = name.split([' ', '(', '{']).next().unwrap_or("?").to_owned();
+                let name = frame.kind();
                 self.violation(format!("it sent {name} while the session was in {state:?}"));
             }
         }

@@ -206,8 +206,7 @@ impl IngestSession {
                 });
             }
             (frame, state) => {
-                let name = format!("{frame:?}");
-                let name = name.split([' ', '(', '{']).next().unwrap_or("?").to_owned();
+                let name = frame.kind();
                 self.close(
                     ErrorCode::ProtocolViolation,
                     format!("appliance sent {name} while the session was in {state:?}"),

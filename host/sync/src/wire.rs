@@ -139,6 +139,24 @@ pub enum Frame {
     },
 }
 
+impl Frame {
+    /// The frame's kind, for messages (a chunk's bytes never go into a log line).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Frame::Hello { .. } => "Hello",
+            Frame::Welcome { .. } => "Welcome",
+            Frame::Offer(_) => "Offer",
+            Frame::Need { .. } => "Need",
+            Frame::Chunk { .. } => "Chunk",
+            Frame::Nack { .. } => "Nack",
+            Frame::Receipt { .. } => "Receipt",
+            Frame::Refused { .. } => "Refused",
+            Frame::Status { .. } => "Status",
+            Frame::Goodbye { .. } => "Goodbye",
+        }
+    }
+}
+
 /// Bytes that are not a valid frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
