@@ -91,7 +91,8 @@ fn backlog(store: &Store) -> Result<Backlog, piste_store::Error> {
 
 /// The offer for a stored asset: its manifest and each file's chunk hashes.
 pub fn offer_for(store: &Store, id: &Hash) -> Result<Offer, piste_store::Error> {
-    let m = store.manifest(id)?;
+    let manifest = store.manifest_bytes(id)?;
+    let m = piste_store::Manifest::from_bytes(&manifest)?;
     let mut blobs: Vec<BlobOffer> = Vec::new();
     for r in &m.renditions {
         if blobs.iter().any(|b| b.hash == r.hash) {
@@ -112,7 +113,7 @@ pub fn offer_for(store: &Store, id: &Hash) -> Result<Offer, piste_store::Error> 
     Ok(Offer {
         asset: *id,
         priority: m.priority,
-        manifest: store.manifest_bytes(id)?,
+        manifest,
         blobs,
     })
 }
@@ -207,7 +208,7 @@ async fn session(
             )));
         }
     };
-    if let Some(id) = peer_identity(&conn)
+    if let Some(id) = crate::transport::peer_identity(&conn)
         && !matches!(id, Identity::Archive { .. })
     {
         return Ok(SessionEnd::Retry(format!(
@@ -234,6 +235,7 @@ async fn session(
     let _reader_guard = AbortOnDrop(reader_task);
 
     let mut edge = EdgeSession::new(options.session.clone(), backlog(store)?, Instant::now());
+    let mut backlog_at = Instant::now();
     let mut refused: BTreeSet<Hash> = BTreeSet::new();
     let mut rate_window = (Instant::now(), 0u64);
     let mut open_files: std::collections::HashMap<Hash, std::fs::File> =
@@ -252,7 +254,12 @@ async fn session(
                     edge.offer(offer_for(store, &id)?);
                 }
             }
+        }
+        // The backlog walks the whole outbox; it is reported every few seconds, so a
+        // refresh a second is plenty.
+        if backlog_at.elapsed() >= Duration::from_secs(1) {
             edge.set_backlog(backlog(store)?);
+            backlog_at = Instant::now();
         }
         // Send what the rate cap allows.
         while let Some(t) = edge.poll_transmit(Instant::now()) {
@@ -414,17 +421,6 @@ fn edge_events(
     }
     flush(&mut receipts)?;
     Ok(None)
-}
-
-/// The identity in the peer's certificate, if it has one.
-pub fn peer_identity(conn: &quinn::Connection) -> Option<Identity> {
-    let certs = conn
-        .peer_identity()?
-        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
-        .ok()?;
-    crate::pki::identity_of(certs.first()?)
-        .ok()
-        .map(|(id, _)| id)
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

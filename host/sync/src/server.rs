@@ -63,7 +63,7 @@ impl Accepting {
     /// unknown certificate, none at all).
     pub async fn handshake(self) -> Result<Peer, String> {
         let conn = self.0.await.map_err(|e| explain(&e))?;
-        let identity = crate::client::peer_identity(&conn);
+        let identity = transport::peer_identity(&conn);
         Ok(Peer { identity, conn })
     }
 }

@@ -120,6 +120,17 @@ pub fn client_endpoint(creds: &Credentials) -> Result<Endpoint, TransportError> 
     Ok(endpoint)
 }
 
+/// The identity in the peer's certificate, if it has one.
+pub fn peer_identity(conn: &quinn::Connection) -> Option<crate::pki::Identity> {
+    let certs = conn
+        .peer_identity()?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    crate::pki::identity_of(certs.first()?)
+        .ok()
+        .map(|(id, _)| id)
+}
+
 /// TLS alerts by number, as RFC 8446 names them.
 fn alert_name(code: u64) -> Option<&'static str> {
     Some(match code {
