@@ -324,7 +324,6 @@ async fn session(
         dir,
         open: HashMap::new(),
     };
-    let mut offers: HashMap<Hash, Vec<BlobOffer>> = HashMap::new();
     loop {
         let before = reader.bytes_read;
         let read = reader.read().await;
@@ -335,9 +334,6 @@ async fn session(
             Ok(None) => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
-        if let piste_sync::Frame::Offer(o) = &frame {
-            offers.insert(o.asset, o.blobs.clone());
-        }
         ingest.handle_frame(frame);
         while let Some(out) = ingest.poll_output() {
             match out {
@@ -382,7 +378,6 @@ async fn session(
                     }
                 }
                 IngestOutput::Commit { asset, bytes, .. } => {
-                    offers.remove(&asset);
                     let status = archive.update(who, |s| {
                         s.assets_received += 1;
                         s.last_seen_ms = now_ms();
