@@ -578,8 +578,6 @@ fn decode_units(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| err(e.to_string()))?;
-    // Decoded frames come out by presentation time; map it back to arrival on the rig clock.
-    let mut arrival: HashMap<u64, Duration> = HashMap::new();
     let feeder = {
         let units = units.to_vec();
         let src = src.clone();
@@ -612,8 +610,8 @@ fn decode_units(
     for sample in &samples.map_err(err)? {
         pending.push(crate::encode::sample_to_rgb(sample).map_err(err)?);
     }
-    let map = feeder.join().expect("feeder thread");
-    arrival.extend(map);
+    // Decoded frames come out by presentation time; map it back to arrival on the rig clock.
+    let arrival: HashMap<u64, Duration> = feeder.join().expect("feeder thread");
     for (pts, image) in pending {
         if let Some(&t) = arrival.get(&pts)
             && t >= t0
