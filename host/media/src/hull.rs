@@ -83,6 +83,12 @@ pub struct Hull {
 
 /// Carves the visual hull of `views` inside `bounds`.
 pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
+    carve_with(views, bounds, carving, false)
+}
+
+/// Carves; a `conservative` carving keeps every voxel whose box no view sees wholly outside
+/// (a thin limb that misses the voxel centres still keeps its voxels).
+fn carve_with(views: &[View<'_>], bounds: Bounds, carving: Carving, conservative: bool) -> Hull {
     let n = carving.resolution;
     assert!(
         n.is_power_of_two() && n >= 4,
@@ -96,6 +102,7 @@ pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
         n,
         tolerance: carving.tolerance,
         min_views: carving.min_views,
+        conservative,
     };
     // Eight-cube top cells, carved in parallel; each returns its occupied voxel indices.
     let top = 4u32;
@@ -124,43 +131,60 @@ pub fn carve(views: &[View<'_>], bounds: Bounds, carving: Carving) -> Hull {
     }
 }
 
-/// Carves in two passes: coarsely over the whole `volume` to find where the subject is,
-/// then at `carving.resolution` over a box around it (one coarse voxel of margin), so a
-/// small athlete in a large venue volume still gets fine voxels. Empty if nothing survives
-/// the coarse pass.
+/// Carves in passes: coarsely and conservatively over the whole `volume` to find the box the
+/// subject lies in (again inside that box while it keeps shrinking), then at
+/// `carving.resolution` over the box, so a small athlete in a large venue volume still gets
+/// fine voxels. Empty if nothing survives the coarse pass.
 pub fn carve_tracked(views: &[View<'_>], volume: Bounds, carving: Carving) -> Hull {
-    let coarse = carve(
+    let mut region = volume;
+    for _ in 0..3 {
+        let Some(found) = subject_box(views, region, carving) else {
+            return Hull {
+                bounds: volume,
+                resolution: carving.resolution,
+                occupied: vec![false; (carving.resolution as usize).pow(3)],
+            };
+        };
+        let shrunk =
+            (found.max - found.min).max_element() < 0.7 * (region.max - region.min).max_element();
+        region = found;
+        if !shrunk {
+            break;
+        }
+    }
+    carve(views, region, carving)
+}
+
+/// The box of the voxels a coarse conservative carving of `region` keeps, if any.
+fn subject_box(views: &[View<'_>], region: Bounds, carving: Carving) -> Option<Bounds> {
+    let coarse = carve_with(
         views,
-        volume,
+        region,
         Carving {
             resolution: COARSE,
             ..carving
         },
+        true,
     );
     let n = i64::from(COARSE);
     let (mut lo, mut hi) = ([i64::MAX; 3], [i64::MIN; 3]);
     for (i, _) in coarse.occupied.iter().enumerate().filter(|(_, v)| **v) {
         let c = [i as i64 % n, (i as i64 / n) % n, i as i64 / (n * n)];
         for k in 0..3 {
-            lo[k] = lo[k].min(c[k] - 1);
-            hi[k] = hi[k].max(c[k] + 2);
+            lo[k] = lo[k].min(c[k]);
+            hi[k] = hi[k].max(c[k] + 1);
         }
     }
     if lo[0] == i64::MAX {
-        return Hull {
-            bounds: volume,
-            resolution: carving.resolution,
-            occupied: vec![false; (carving.resolution as usize).pow(3)],
-        };
+        return None;
     }
     let voxel = coarse.voxel_size();
     let corner =
-        |c: [i64; 3]| volume.min + voxel * DVec3::new(c[0] as f64, c[1] as f64, c[2] as f64);
-    let region = Bounds {
-        min: corner(lo).max(volume.min),
-        max: corner(hi).min(volume.max),
-    };
-    carve(views, region, carving)
+        |c: [i64; 3]| region.min + voxel * DVec3::new(c[0] as f64, c[1] as f64, c[2] as f64);
+    Some(Bounds {
+        min: corner(lo),
+        max: corner(hi),
+    })
 }
 
 /// Voxels per axis of the first pass of [`carve_tracked`].
@@ -173,13 +197,14 @@ struct Carver<'v, 'a> {
     n: u32,
     tolerance: u32,
     min_views: u32,
+    conservative: bool,
 }
 
 impl Carver<'_, '_> {
     fn visit(&self, x: u32, y: u32, z: u32, size: u32, out: &mut Vec<u32>) {
         let lo = self.min + self.voxel * DVec3::new(f64::from(x), f64::from(y), f64::from(z));
         let hi = lo + self.voxel * f64::from(size);
-        if size == 1 {
+        if size == 1 && !self.conservative {
             if self.leaf_occupied((lo + hi) * 0.5) {
                 out.push(x + self.n * (y + self.n * z));
             }
@@ -200,7 +225,12 @@ impl Carver<'_, '_> {
                 Verdict::Inside => {}
             }
         }
-        if all_inside {
+        // A conservative carving reaches here with single voxels that no view rules out; they
+        // stay if enough views see them.
+        if size == 1 && !self.seen_enough((lo + hi) * 0.5) {
+            return;
+        }
+        if all_inside || size == 1 {
             for dz in 0..size {
                 for dy in 0..size {
                     for dx in 0..size {
@@ -218,6 +248,19 @@ impl Carver<'_, '_> {
                 }
             }
         }
+    }
+
+    /// Whether at least `min_views` views have a point in their image.
+    fn seen_enough(&self, point: DVec3) -> bool {
+        self.views
+            .iter()
+            .filter(|v| {
+                v.camera
+                    .project(point)
+                    .is_some_and(|p| v.camera.in_image(p))
+            })
+            .count()
+            >= self.min_views as usize
     }
 
     fn leaf_occupied(&self, center: DVec3) -> bool {
@@ -356,6 +399,40 @@ impl Hull {
             }
         }
         map
+    }
+
+    /// Whether the ray from `origin` along `direction` passes through an occupied voxel
+    /// (marched in steps of a third of the smallest voxel side).
+    pub fn meets(&self, origin: DVec3, direction: DVec3) -> bool {
+        // Where the ray enters and leaves the grid's box (the slab method).
+        let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
+        for k in 0..3 {
+            let (o, d) = (origin[k], direction[k]);
+            let (lo, hi) = (self.bounds.min[k], self.bounds.max[k]);
+            if d.abs() < 1e-12 {
+                if o < lo || o > hi {
+                    return false;
+                }
+                continue;
+            }
+            let (a, b) = ((lo - o) / d, (hi - o) / d);
+            enter = enter.max(a.min(b));
+            leave = leave.min(a.max(b));
+        }
+        if enter > leave {
+            return false;
+        }
+        let voxel = self.voxel_size();
+        let step = voxel.min_element() / 3.0;
+        let mut t = enter;
+        while t <= leave {
+            let p = (origin + direction * t - self.bounds.min) / voxel;
+            if self.get(p.x.floor() as i64, p.y.floor() as i64, p.z.floor() as i64) {
+                return true;
+            }
+            t += step;
+        }
+        false
     }
 
     /// The centre of voxel `index` (as stored in a [`DepthMap`]).

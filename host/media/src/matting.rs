@@ -3,7 +3,13 @@
 //! compensation against exposure flicker, and a brightness/chromaticity test that tells
 //! cast shadows (darker, same colour) from the athlete. Output: a soft alpha and a mask.
 
+use glam::DVec2;
+
+use crate::camera::Camera;
+use crate::hull::Hull;
 use crate::image::{Mask, RgbImage, luma};
+use rayon::prelude::*;
+
 use crate::silhouette;
 
 /// Why a background could not be learned.
@@ -35,8 +41,14 @@ pub struct MattingConfig {
     pub threshold: f32,
     /// Brightness ratio below which a darker pixel is the athlete, not a shadow.
     pub shadow_floor: f32,
-    /// Chromaticity change (in noise deviations) a shadow may show.
+    /// How far (in noise deviations) a pixel may lie from the shaded background colour and
+    /// still be a shadow.
     pub shadow_chroma: f32,
+    /// How much shade darkens each channel, relative to the channel it darkens most. Out of
+    /// doors a shadow is lit by the blue sky, so red loses most and blue least; a grey or
+    /// brown object on snow goes the other way, which is what tells it from a shadow. Under
+    /// white light (an indoor rink) it is `[1, 1, 1]`.
+    pub shade: [f32; 3],
     /// Speckles smaller than this radius (pixels) are removed (spray, noise).
     pub open_radius: f64,
     /// Holes smaller than this radius are filled.
@@ -49,7 +61,8 @@ impl Default for MattingConfig {
             max_shift: 4,
             threshold: 6.0,
             shadow_floor: 0.35,
-            shadow_chroma: 5.0,
+            shadow_chroma: 4.0,
+            shade: [1.0, 0.92, 0.75],
             open_radius: 1.5,
             close_radius: 2.0,
         }
@@ -66,7 +79,46 @@ pub struct Matte {
     /// The exposure gain found (frame brightness over background).
     pub gain: f32,
     /// The camera shake found, in pixels (frame content moved by this much).
-    pub shift: (i32, i32),
+    pub shift: (f32, f32),
+    /// Pixels near the athlete that only brightened toward white: glare, spray, or a white
+    /// suit on white snow. Other views decide ([`Matte::confirm`]).
+    pub unsure: Mask,
+}
+
+impl Matte {
+    /// The mask with the unsure pixels: what the athlete may cover, for carving.
+    pub fn permissive(&self) -> Mask {
+        Mask {
+            width: self.mask.width,
+            height: self.mask.height,
+            data: self
+                .mask
+                .data
+                .iter()
+                .zip(&self.unsure.data)
+                .map(|(m, u)| *m || *u)
+                .collect(),
+        }
+    }
+
+    /// Settles the unsure pixels with the other views: those whose ray meets the hull carved
+    /// from every view's permissive mask join the mask. Glare and spray differ from view to
+    /// view, so the hull has carved them away; a white suit is where every view puts it.
+    pub fn confirm(&mut self, camera: &Camera, hull: &Hull) {
+        let rays = camera.rays();
+        let origin = camera.center();
+        let w = self.mask.width as usize;
+        for (i, unsure) in self.unsure.data.iter_mut().enumerate() {
+            if *unsure {
+                let pixel = DVec2::new((i % w) as f64, (i / w) as f64);
+                if hull.meets(origin, rays.cast(pixel)) {
+                    self.mask.data[i] = true;
+                    self.alpha[i] = 1.0;
+                    *unsure = false;
+                }
+            }
+        }
+    }
 }
 
 /// Per-pixel colour statistics of a camera's empty scene.
@@ -82,9 +134,35 @@ pub struct Background {
 /// The smallest noise deviation assumed, in 8-bit units (one lead-in frame measures none).
 const SIGMA_FLOOR: f32 = 2.5;
 
+/// Spacing of the first, sparse pass of [`Background::matte`]; the exact test then runs only
+/// in tiles of this size near a sure athlete sample.
+const TILE: usize = 4;
+
+/// Tiles around a sure sample that the exact pass covers (the soft edge, thin limbs).
+const TILE_REACH: usize = 2;
+
+/// Steps, in tiles, that unsure tiles joined to the athlete are followed.
+const UNSURE_REACH: usize = 8;
+
+/// A frame's exposure gain and shake against the background.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Motion {
+    gain: f32,
+    shift: (f32, f32),
+}
+
+impl Motion {
+    const STILL: Motion = Motion {
+        gain: 1.0,
+        shift: (0.0, 0.0),
+    };
+}
+
 impl Background {
-    /// Learns the background from lead-in frames (one frame is a clean plate).
-    pub fn learn(frames: &[&RgbImage]) -> Result<Background, MattingError> {
+    /// Learns the background from lead-in frames (one frame is a clean plate). Each frame is
+    /// first aligned to the others and its exposure evened out, so the per-pixel deviation
+    /// measures sensor noise, not shake and flicker.
+    pub fn learn(frames: &[&RgbImage], config: &MattingConfig) -> Result<Background, MattingError> {
         let first = frames.first().ok_or(MattingError::NoLeadIn)?;
         let (w, h) = (first.width, first.height);
         for (index, f) in frames.iter().enumerate() {
@@ -96,35 +174,64 @@ impl Background {
                 });
             }
         }
-        let n = frames.len() as f32;
-        let pixels = w as usize * h as usize;
-        let mut mean = vec![[0f32; 3]; pixels];
-        let mut sq = vec![0f32; pixels];
-        for f in frames {
-            for (i, p) in f.data.chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    let v = f32::from(p[c]);
-                    mean[i][c] += v / n;
-                    sq[i] += v * v / n;
-                }
-            }
+        let rough = Background::average(frames, &vec![Motion::STILL; frames.len()]);
+        if frames.len() == 1 {
+            return Ok(rough);
         }
-        let sigma = mean
+        let motions: Vec<Motion> = frames
             .iter()
-            .zip(&sq)
-            .map(|(m, s)| {
-                let var = (s - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0;
-                var.max(0.0).sqrt().max(SIGMA_FLOOR)
+            .map(|f| rough.motion(f, config.max_shift))
+            .collect();
+        Ok(Background::average(frames, &motions))
+    }
+
+    /// The mean and deviation of frames, each sampled where its motion puts the background.
+    fn average(frames: &[&RgbImage], motions: &[Motion]) -> Background {
+        let (w, h) = (frames[0].width as usize, frames[0].height as usize);
+        let n = frames.len() as f32;
+        let rows: Vec<(Vec<[f32; 3]>, Vec<f32>)> = (0..h)
+            .into_par_iter()
+            .map(|y| {
+                let mut mean = vec![[0f32; 3]; w];
+                let mut square = vec![0f32; w];
+                for (frame, motion) in frames.iter().zip(motions) {
+                    let inverse = 1.0 / motion.gain;
+                    let fy = y as f32 + motion.shift.1;
+                    for x in 0..w {
+                        let p = sample(frame, x as f32 + motion.shift.0, fy);
+                        for c in 0..3 {
+                            let v = p[c] * inverse;
+                            mean[x][c] += v / n;
+                            square[x] += v * v / n;
+                        }
+                    }
+                }
+                let variance = mean
+                    .iter()
+                    .zip(&square)
+                    .map(|(m, s)| ((s - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0).max(0.0))
+                    .collect();
+                (mean, variance)
             })
             .collect();
+        let mut mean = Vec::with_capacity(w * h);
+        let mut variance = Vec::with_capacity(w * h);
+        for (m, v) in rows {
+            mean.extend(m);
+            variance.extend(v);
+        }
+        // A few frames estimate a pixel's noise poorly; its 3x3 neighbourhood pools nine times
+        // the samples.
+        let variance = box3(&variance, w, h);
+        let sigma = variance.iter().map(|v| v.sqrt().max(SIGMA_FLOOR)).collect();
         let luma = mean.iter().map(|m| luma(*m)).collect();
-        Ok(Background {
-            width: w,
-            height: h,
+        Background {
+            width: w as u32,
+            height: h as u32,
             mean,
             sigma,
             luma,
-        })
+        }
     }
 
     /// The learned background as an image (the clean plate).
@@ -137,122 +244,227 @@ impl Background {
         RgbImage::new(self.width, self.height, data).expect("plate of the background's size")
     }
 
-    /// Mattes one frame.
+    /// Mattes one frame: a sparse pass finds where the athlete surely is, and the exact test
+    /// runs only in the tiles around it (the athlete is a small part of a venue camera's
+    /// image).
     pub fn matte(&self, frame: &RgbImage, config: &MattingConfig) -> Matte {
         assert_eq!(
             (frame.width, frame.height),
             (self.width, self.height),
             "frame and background sizes differ"
         );
-        // Flicker first (the median ratio barely feels a few pixels of shake), then the shake
-        // on gain-corrected brightness, then the gain again on aligned pixels.
-        let rough_gain = self.gain(frame, (0, 0));
-        let shift = self.register(frame, config.max_shift, rough_gain);
-        let gain = self.gain(frame, shift);
-        let (w, h) = (self.width as i64, self.height as i64);
-        let mut alpha = vec![0f32; self.mean.len()];
-        for y in 0..h {
-            for x in 0..w {
-                let i = (y * w + x) as usize;
-                // The background that this pixel of the shaken frame shows.
-                let (bx, by) = (
-                    (x - i64::from(shift.0)).clamp(0, w - 1),
-                    (y - i64::from(shift.1)).clamp(0, h - 1),
+        let motion = self.motion(frame, config.max_shift);
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (tw, th) = (w.div_ceil(TILE), h.div_ceil(TILE));
+        // Per tile, its centre's verdict: sure athlete, unsure (brightened toward white).
+        let mut sure = vec![false; tw * th];
+        let mut light = vec![false; tw * th];
+        for ty in 0..th {
+            for tx in 0..tw {
+                let (x, y) = (
+                    (tx * TILE + TILE / 2).min(w - 1),
+                    (ty * TILE + TILE / 2).min(h - 1),
                 );
-                let b = (by * w + bx) as usize;
-                let p = &frame.data[i * 3..i * 3 + 3];
-                let pixel = [
-                    f32::from(p[0]) / gain,
-                    f32::from(p[1]) / gain,
-                    f32::from(p[2]) / gain,
-                ];
-                alpha[i] = self.score(pixel, b, config);
+                match self.score_at(frame, x, y, motion, config) {
+                    Some(a) => sure[ty * tw + tx] = a >= 0.5,
+                    None => light[ty * tw + tx] = true,
+                }
             }
         }
-        let raw = Mask {
-            width: self.width,
-            height: self.height,
-            data: alpha.iter().map(|a| *a >= 0.5).collect(),
-        };
+        // Unsure tiles joined to the athlete (a white boot, a white sleeve) are followed a
+        // little way, so that every view's permissive mask holds them.
+        for _ in 0..UNSURE_REACH {
+            let grown: Vec<bool> = (0..tw * th)
+                .map(|k| {
+                    let (tx, ty) = (k % tw, k / tw);
+                    sure[k]
+                        || light[k]
+                            && (ty.saturating_sub(1)..=(ty + 1).min(th - 1)).any(|y| {
+                                (tx.saturating_sub(1)..=(tx + 1).min(tw - 1))
+                                    .any(|x| sure[y * tw + x])
+                            })
+                })
+                .collect();
+            if grown == sure {
+                break;
+            }
+            sure = grown;
+        }
+        let mut alpha = vec![0f32; w * h];
+        let mut raw = Mask::empty(self.width, self.height);
+        let mut unsure = Mask::empty(self.width, self.height);
+        for ty in 0..th {
+            for tx in 0..tw {
+                let near =
+                    (ty.saturating_sub(TILE_REACH)..=(ty + TILE_REACH).min(th - 1)).any(|y| {
+                        (tx.saturating_sub(TILE_REACH)..=(tx + TILE_REACH).min(tw - 1))
+                            .any(|x| sure[y * tw + x])
+                    });
+                if !near {
+                    continue;
+                }
+                for y in ty * TILE..((ty + 1) * TILE).min(h) {
+                    for x in tx * TILE..((tx + 1) * TILE).min(w) {
+                        match self.score_at(frame, x, y, motion, config) {
+                            Some(a) => {
+                                alpha[y * w + x] = a;
+                                raw.data[y * w + x] = a >= 0.5;
+                            }
+                            None => unsure.data[y * w + x] = true,
+                        }
+                    }
+                }
+            }
+        }
         let mask = clean(&raw, config.open_radius, config.close_radius);
-        for (a, m) in alpha.iter_mut().zip(&mask.data) {
+        for ((a, m), u) in alpha.iter_mut().zip(&mask.data).zip(&mut unsure.data) {
             // The cleaned mask decides; the score keeps soft edges inside it.
             *a = if *m { a.max(0.5) } else { a.min(0.49) };
+            *u &= !*m;
         }
         Matte {
             alpha,
             mask,
-            gain,
-            shift,
+            unsure,
+            gain: motion.gain,
+            shift: motion.shift,
         }
     }
 
-    /// How surely a (gain-corrected) pixel is the athlete, 0 to 1.
-    fn score(&self, pixel: [f32; 3], b: usize, config: &MattingConfig) -> f32 {
-        let bg = self.mean[b];
-        let sigma = self.sigma[b];
-        let bb = bg[0] * bg[0] + bg[1] * bg[1] + bg[2] * bg[2];
-        // Brightness distortion: the scale of the background colour nearest the pixel.
-        let a = if bb > 1.0 {
-            (pixel[0] * bg[0] + pixel[1] * bg[1] + pixel[2] * bg[2]) / bb
-        } else {
-            1.0
-        };
-        let chroma = ((pixel[0] - a * bg[0]).powi(2)
-            + (pixel[1] - a * bg[1]).powi(2)
-            + (pixel[2] - a * bg[2]).powi(2))
-        .sqrt()
-            / sigma;
-        let brightness = (a - 1.0) * self.luma[b] / sigma;
-        // A shadow: darker, not too dark, same colour.
-        if a < 1.0 && a >= config.shadow_floor && chroma < config.shadow_chroma {
-            return 0.0;
-        }
-        let distance = if a < config.shadow_floor {
-            f32::INFINITY
-        } else {
-            chroma.max(brightness.abs())
-        };
-        // Soft edge: 0 at half the threshold, 1 at the threshold.
-        ((distance / config.threshold - 0.5) * 2.0).clamp(0.0, 1.0)
+    /// How surely frame pixel `(x, y)` is the athlete, 0 to 1, against the background
+    /// where the frame's motion puts it.
+    fn score_at(
+        &self,
+        frame: &RgbImage,
+        x: usize,
+        y: usize,
+        motion: Motion,
+        config: &MattingConfig,
+    ) -> Option<f32> {
+        let i = (y * self.width as usize + x) * 3;
+        let inverse = 1.0 / motion.gain;
+        let pixel = [
+            f32::from(frame.data[i]) * inverse,
+            f32::from(frame.data[i + 1]) * inverse,
+            f32::from(frame.data[i + 2]) * inverse,
+        ];
+        let (bx, by) = (x as f32 - motion.shift.0, y as f32 - motion.shift.1);
+        let (bg, sigma) = self.at(bx, by);
+        score(pixel, bg, sigma, CLIPPED * inverse, config)
     }
 
-    /// Finds the camera shake: the integer shift that best aligns the frame with the
-    /// background, on a sparse grid of textured pixels.
-    fn register(&self, frame: &RgbImage, max: i32, gain: f32) -> (i32, i32) {
+    /// The background colour at a (fractional) position, bilinearly, and the noise deviation
+    /// of the nearest pixel; positions outside the image take the nearest edge.
+    fn at(&self, x: f32, y: f32) -> ([f32; 3], f32) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let x = x.clamp(0.0, (w - 1) as f32);
+        let y = y.clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let mut out = [0f32; 3];
+        for (xx, yy, k) in [
+            (x0, y0, (1.0 - fx) * (1.0 - fy)),
+            (x1, y0, fx * (1.0 - fy)),
+            (x0, y1, (1.0 - fx) * fy),
+            (x1, y1, fx * fy),
+        ] {
+            let m = self.mean[yy * w + xx];
+            for c in 0..3 {
+                out[c] += m[c] * k;
+            }
+        }
+        let nearest = (y.round() as usize).min(h - 1) * w + (x.round() as usize).min(w - 1);
+        (out, self.sigma[nearest])
+    }
+
+    /// The frame's exposure gain and shake: the gain first (a median ratio barely feels a few
+    /// pixels of shake), then the shake on gain-corrected brightness, then the gain again on
+    /// aligned pixels.
+    fn motion(&self, frame: &RgbImage, max_shift: i32) -> Motion {
+        let rough = self.gain(frame, (0, 0));
+        let shift = self.register(frame, max_shift, rough);
+        let gain = self.gain(frame, (shift.0.round() as i32, shift.1.round() as i32));
+        Motion { gain, shift }
+    }
+
+    /// Finds the camera shake: the shift that best aligns the frame with the background,
+    /// searched coarse to fine on sparse grids of pixels, to a fraction of a pixel by a
+    /// parabola through the costs around the best whole shift.
+    fn register(&self, frame: &RgbImage, max: i32, gain: f32) -> (f32, f32) {
         if max == 0 {
-            return (0, 0);
+            return (0.0, 0.0);
         }
         let (w, h) = (self.width as i32, self.height as i32);
-        let step = 6;
+        let cost = |dx: i32, dy: i32, step: i32| -> f32 {
+            let mut cost = 0.0;
+            let mut y = max + 1;
+            while y < h - max - 1 {
+                let mut x = max + 1;
+                while x < w - max - 1 {
+                    let f = frame_luma(frame, (y * w + x) as usize) / gain;
+                    let b = self.luma[((y - dy) * w + (x - dx)) as usize];
+                    // Truncated so the athlete's pixels do not dominate.
+                    cost += (f - b).powi(2).min(400.0);
+                    x += step;
+                }
+                y += step;
+            }
+            cost
+        };
         let mut best = ((0, 0), f32::INFINITY);
         for dy in -max..=max {
             for dx in -max..=max {
-                let mut cost = 0.0;
-                let mut y = max;
-                while y < h - max {
-                    let mut x = max;
-                    while x < w - max {
-                        let f = frame_luma(frame, (y * w + x) as usize) / gain;
-                        let b = self.luma[((y - dy) * w + (x - dx)) as usize];
-                        // Truncated so the athlete's pixels do not dominate.
-                        cost += (f - b).abs().min(25.0);
-                        x += step;
-                    }
-                    y += step;
-                }
-                if cost < best.1 {
-                    best = ((dx, dy), cost);
+                let c = cost(dx, dy, 12);
+                if c < best.1 {
+                    best = ((dx, dy), c);
                 }
             }
         }
-        best.0
+        // Refine on a denser grid around the coarse answer.
+        let (cx, cy) = best.0;
+        let mut costs = [[0f32; 3]; 3];
+        let mut fine = ((cx, cy), f32::INFINITY);
+        for (j, dy) in (cy - 1..=cy + 1).enumerate() {
+            for (i, dx) in (cx - 1..=cx + 1).enumerate() {
+                let c = if dx.abs() <= max + 1 && dy.abs() <= max + 1 {
+                    cost(dx, dy, 4)
+                } else {
+                    f32::INFINITY
+                };
+                costs[j][i] = c;
+                if c < fine.1 {
+                    fine = ((dx, dy), c);
+                }
+            }
+        }
+        let (bx, by) = fine.0;
+        let (i, j) = ((bx - cx + 1) as usize, (by - cy + 1) as usize);
+        let vertex = |minus: f32, here: f32, plus: f32| -> f32 {
+            let curve = minus - 2.0 * here + plus;
+            if curve.is_finite() && curve > 0.0 {
+                (0.5 * (minus - plus) / curve).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            }
+        };
+        let sub_x = if i == 1 {
+            vertex(costs[j][0], costs[j][1], costs[j][2])
+        } else {
+            0.0
+        };
+        let sub_y = if j == 1 {
+            vertex(costs[0][i], costs[1][i], costs[2][i])
+        } else {
+            0.0
+        };
+        (bx as f32 + sub_x, by as f32 + sub_y)
     }
 
     /// The exposure gain: the median ratio of frame to background brightness.
     fn gain(&self, frame: &RgbImage, shift: (i32, i32)) -> f32 {
         let (w, h) = (self.width as i64, self.height as i64);
-        let mut ratios = Vec::with_capacity((w * h / 16) as usize);
+        let mut ratios = Vec::with_capacity((w * h / 64) as usize);
         let mut y = 0;
         while y < h {
             let mut x = 0;
@@ -265,9 +477,9 @@ impl Background {
                 if b > 20.0 {
                     ratios.push(frame_luma(frame, (y * w + x) as usize) / b);
                 }
-                x += 4;
+                x += 8;
             }
-            y += 4;
+            y += 8;
         }
         if ratios.is_empty() {
             return 1.0;
@@ -275,6 +487,129 @@ impl Background {
         let mid = ratios.len() / 2;
         *ratios.select_nth_unstable_by(mid, f32::total_cmp).1
     }
+}
+
+/// How surely a (gain-corrected) pixel is the athlete against background colour `bg` with
+/// noise deviation `sigma` (`top`: the level where the frame clipped), 0 to 1; `None` for the background brightened toward white (glare,
+/// spray), which colour alone cannot tell from a white suit.
+fn score(
+    pixel: [f32; 3],
+    bg: [f32; 3],
+    sigma: f32,
+    top: f32,
+    config: &MattingConfig,
+) -> Option<f32> {
+    let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    let bb = dot(bg, bg);
+    // Brightness distortion: the scale of the background colour nearest the pixel.
+    let a = if bb > 1.0 { dot(pixel, bg) / bb } else { 1.0 };
+    if a < config.shadow_floor {
+        return Some(1.0);
+    }
+    if a < 1.0 {
+        // A shadow: the background darkened by shade of some depth s, channel by channel.
+        let shaded = [0, 1, 2].map(|c| bg[c] * config.shade[c]);
+        let ss = dot(shaded, shaded);
+        if ss > 1.0 {
+            let lost = [0, 1, 2].map(|c| bg[c] - pixel[c]);
+            let s = dot(lost, shaded) / ss;
+            let off = [0, 1, 2].map(|c| pixel[c] - bg[c] + s * shaded[c]);
+            if dot(off, off) < (config.shadow_chroma * sigma).powi(2) {
+                return Some(0.0);
+            }
+        }
+    }
+    if is_light(pixel, bg, top, config.shadow_chroma * sigma) {
+        return None;
+    }
+    let off = [0, 1, 2].map(|c| pixel[c] - a * bg[c]);
+    let chroma = dot(off, off).sqrt();
+    let brightness = ((a - 1.0) * luma(bg)).abs();
+    let distance = chroma.max(brightness) / sigma;
+    // Soft edge: 0 at half the threshold, 1 at the threshold.
+    Some(((distance / config.threshold - 0.5) * 2.0).clamp(0.0, 1.0))
+}
+
+/// Whether a pixel is the background with light added or taken away alike in every channel
+/// (glare, which drifts either way) or mixed with white (spray), within `tolerance`, and
+/// changed by more than noise.
+fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
+    let d = [0, 1, 2].map(|c| pixel[c] - bg[c]);
+    if d.iter().map(|v| v * v).sum::<f32>() < tolerance * tolerance {
+        return false;
+    }
+    // A channel at the top of the range (in the frame or the background) says nothing
+    // about how much light came or went.
+    let weight = [0, 1, 2].map(|c| f32::from(u8::from(pixel[c] < top && bg[c] < CLIPPED)));
+    let dot = |a: [f32; 3], b: [f32; 3]| (0..3).map(|c| weight[c] * a[c] * b[c]).sum::<f32>();
+    let grey = [1.0f32; 3];
+    let white = bg.map(|v| (255.0 - v).max(0.0));
+    let (gg, gw, ww) = (dot(grey, grey), dot(grey, white), dot(white, white));
+    if gg == 0.0 {
+        return true;
+    }
+    // Least squares d = g grey + m white with g, m >= 0.
+    let (gd, wd) = (dot(grey, d), dot(white, d));
+    let det = gg * ww - gw * gw;
+    let (mut g, mut m) = if det > 1e-3 * gg * ww {
+        ((ww * gd - gw * wd) / det, (gg * wd - gw * gd) / det)
+    } else {
+        (gd / gg, 0.0)
+    };
+    if m < 0.0 || g < 0.0 {
+        // Glare taken away darkens every channel alike; spray never darkens.
+        (g, m) = (gd / gg, 0.0);
+    }
+    let off = [0, 1, 2].map(|c| d[c] - g * grey[c] - m * white[c]);
+    dot(off, off) < tolerance * tolerance
+}
+
+/// A level at which a channel of a frame may have clipped.
+const CLIPPED: f32 = 250.0;
+
+/// A frame's colour at a (fractional) position, bilinearly; outside takes the nearest edge.
+fn sample(frame: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let (x0, y0) = (x as usize, y as usize);
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let at = |xx: usize, yy: usize| -> [f32; 3] {
+        let i = (yy * w + xx) * 3;
+        [
+            f32::from(frame.data[i]),
+            f32::from(frame.data[i + 1]),
+            f32::from(frame.data[i + 2]),
+        ]
+    };
+    if fx == 0.0 && fy == 0.0 {
+        return at(x0, y0);
+    }
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (a, b, c, d) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
+    [0, 1, 2].map(|k| {
+        (a[k] * (1.0 - fx) + b[k] * fx) * (1.0 - fy) + (c[k] * (1.0 - fx) + d[k] * fx) * fy
+    })
+}
+
+/// The mean of each value's 3x3 neighbourhood (edges use the neighbours that exist).
+fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut rows = vec![0f32; w * h];
+    for y in 0..h {
+        let row = &values[y * w..(y + 1) * w];
+        for x in 0..w {
+            let (a, b) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            rows[y * w + x] = row[a..=b].iter().sum::<f32>() / (b - a + 1) as f32;
+        }
+    }
+    let mut out = vec![0f32; w * h];
+    for y in 0..h {
+        let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            out[y * w + x] = (a..=b).map(|yy| rows[yy * w + x]).sum::<f32>() / (b - a + 1) as f32;
+        }
+    }
+    out
 }
 
 /// Opening then closing, computed only in the box around the set pixels (the athlete is a
@@ -365,11 +700,18 @@ mod tests {
     fn a_red_athlete_on_snow_with_a_shadow_flicker_and_shake() {
         let (w, h) = (120, 80);
         let plate = snow(w, h, 0);
-        let background = Background::learn(&[&plate]).unwrap();
-        // The scene shifted by (2, -1) px, 12 % brighter, with a shadow beside the athlete.
+        let background = Background::learn(&[&plate], &MattingConfig::default()).unwrap();
+        // The scene shifted by (2, -1) px, 12 % brighter, with a sky-lit (bluish) shadow
+        // beside the athlete.
         let mut scene = snow(w, h, 0);
         paint(&mut scene, 60, 50, 95, 62, |p| {
-            p.map(|v| (f32::from(v) * 0.55) as u8)
+            [0.55f32, 0.59, 0.66]
+                .iter()
+                .zip(p)
+                .map(|(k, v)| (f32::from(v) * k) as u8)
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap()
         });
         paint(&mut scene, 40, 20, 60, 60, |_| [180, 30, 40]);
         let mut frame = RgbImage::new(w, h, vec![0; (w * h * 3) as usize]).unwrap();
@@ -387,7 +729,11 @@ mod tests {
             }
         }
         let matte = background.matte(&frame, &MattingConfig::default());
-        assert_eq!(matte.shift, (2, -1));
+        assert!(
+            (matte.shift.0 - 2.0).abs() < 0.25 && (matte.shift.1 + 1.0).abs() < 0.25,
+            "shift {:?}",
+            matte.shift
+        );
         assert!((matte.gain - 1.12).abs() < 0.02, "gain {}", matte.gain);
         // The truth, moved with the shake.
         let mut moved = Mask::empty(w, h);
@@ -411,11 +757,14 @@ mod tests {
 
     #[test]
     fn no_lead_in_is_an_error() {
-        assert_eq!(Background::learn(&[]).unwrap_err(), MattingError::NoLeadIn);
+        assert_eq!(
+            Background::learn(&[], &MattingConfig::default()).unwrap_err(),
+            MattingError::NoLeadIn
+        );
         let a = snow(10, 10, 0);
         let b = snow(12, 10, 0);
         assert!(matches!(
-            Background::learn(&[&a, &b]),
+            Background::learn(&[&a, &b], &MattingConfig::default()),
             Err(MattingError::SizeMismatch { index: 1, .. })
         ));
     }

@@ -20,7 +20,7 @@ use clap::Args;
 use glam::DVec3;
 use piste_media::hull::{self, Bounds, Carving};
 use piste_media::kinematics::{self, Kinematics, KinematicsConfig, Shape};
-use piste_media::matting::{Background, MattingConfig};
+use piste_media::matting::{Background, Matte, MattingConfig};
 use piste_media::mesh::Mesh;
 use piste_media::render::slice::{self, Phase};
 use piste_media::render::view::{Source, Synthesis};
@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Views synthesised between two neighbouring real cameras in the bullet-time sweep.
     #[arg(long, default_value_t = 3)]
     bullet_between: usize,
+    /// Views that may see a voxel outside the athlete before it is carved away (a camera
+    /// whose matte lost part of the athlete); 0, every view agrees, is the tightest hull.
+    #[arg(long, default_value_t = 0)]
+    tolerance: u32,
     /// Phases in the spacetime slice.
     #[arg(long, default_value_t = 5)]
     phases: usize,
@@ -299,6 +303,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let meta = &clip.meta;
     let bounds = clip.bounds();
 
+    let config = MattingConfig::default();
     let backgrounds: Vec<Background> = timings.time("learn backgrounds", || {
         (0..n_cams)
             .into_par_iter()
@@ -307,12 +312,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
                     .map(|i| clip.frame(c, i))
                     .collect::<Result<Vec<_>>>()?;
                 let refs: Vec<&RgbImage> = plates.iter().collect();
-                Background::learn(&refs).with_context(|| format!("camera {}", clip.cameras[c].name))
+                Background::learn(&refs, &config)
+                    .with_context(|| format!("camera {}", clip.cameras[c].name))
             })
             .collect()
     })?;
-    let config = MattingConfig::default();
-    let matte_frame = |i: usize| -> Result<Vec<(RgbImage, piste_media::matting::Matte)>> {
+    let matte_frame = |i: usize| -> Result<Vec<(RgbImage, Matte)>> {
         (0..n_cams)
             .into_par_iter()
             .map(|c| {
@@ -326,10 +331,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // Pass over every frame with the athlete: matte, carve, measure; keep what the slice needs.
     let carving = Carving {
         resolution: args.resolution,
-        tolerance: 1.min(n_cams as u32 - 2),
+        tolerance: args.tolerance.min(n_cams as u32 - 2),
         min_views: (n_cams as u32 / 2).max(2),
     };
     let progress = progress_bar((meta.frames - meta.lead_in) as u64, "matte+hull", "frames");
+    let mut health = Health::new(n_cams);
     let mut shapes = Vec::new();
     let mut slice_frames = Vec::new();
     let mut mask_ious = Vec::new();
@@ -337,16 +343,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let (mut matting_time, mut hull_time) = (Duration::ZERO, Duration::ZERO);
     for i in meta.lead_in..meta.frames {
         let t = Instant::now();
-        let mattes = matte_frame(i)?;
+        let mut mattes = matte_frame(i)?;
         matting_time += t.elapsed();
+        for (c, (frame, _)) in mattes.iter().enumerate() {
+            if let Some(warning) = health.check(c, i, frame) {
+                progress.suspend(|| {
+                    eprintln!(
+                        "warning: camera {}: {warning}; left out of the hulls",
+                        clip.cameras[c].name
+                    )
+                });
+            }
+        }
         let t = Instant::now();
-        let views: Vec<_> = clip
-            .cameras
-            .iter()
-            .zip(&mattes)
-            .map(|(c, (_, m))| hull::View::new(c, &m.mask))
-            .collect();
-        let frame_hull = hull::carve_tracked(&views, bounds, carving);
+        let (frame_hull, permissive) =
+            carve_frame(&clip.cameras, &mut mattes, &health.live, bounds, carving);
         hull_time += t.elapsed();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
             shapes.push((i, shape));
@@ -357,8 +368,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         }
         if let Some(truth) = clip.truth_occupancy(i) {
-            // Quality: our mattes carved on the truth's own grid.
+            // Quality: the same views carved on the truth's own grid.
             let (grid, truth) = truth?;
+            let views = live_views(&clip.cameras, &permissive, &health.live);
             let ours = hull::carve(
                 &views,
                 grid,
@@ -367,16 +379,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
                     ..carving
                 },
             );
-            let inter = truth
-                .iter()
-                .zip(&ours.occupied)
-                .filter(|(a, b)| **a && **b)
-                .count();
-            let union = truth
-                .iter()
-                .zip(&ours.occupied)
-                .filter(|(a, b)| **a || **b)
-                .count();
+            let (mut inter, mut union) = (0usize, 0usize);
+            for (a, b) in truth.iter().zip(&ours.occupied) {
+                inter += usize::from(*a && *b);
+                union += usize::from(*a || *b);
+            }
             if union > 0 {
                 voxel_ious.push(inter as f64 / union as f64);
             }
@@ -407,22 +414,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .expect("shapes")
         .0;
 
-    let key_mattes = matte_frame(key)?;
+    let mut key_mattes = matte_frame(key)?;
     let key_hull = timings.time("key instant hull", || {
-        let views: Vec<_> = clip
-            .cameras
-            .iter()
-            .zip(&key_mattes)
-            .map(|(c, (_, m))| hull::View::new(c, &m.mask))
-            .collect();
-        Ok(hull::carve_tracked(
-            &views,
+        Ok(carve_frame(
+            &clip.cameras,
+            &mut key_mattes,
+            &health.live,
             bounds,
             Carving {
                 resolution: args.key_resolution,
                 ..carving
             },
-        ))
+        )
+        .0)
     })?;
     timings.time("mesh", || {
         let mesh = Mesh::from_hull(&key_hull);
@@ -503,7 +507,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let held_out = n_cams / 2;
     let psnr = timings.time("held-out view", || {
         let views: Vec<_> = (0..n_cams)
-            .filter(|c| *c != held_out)
+            .filter(|c| *c != held_out && health.live[*c])
             .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].1.mask))
             .collect();
         let hull = hull::carve_tracked(&views, bounds, carving);
@@ -526,6 +530,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         "held_out_camera": clip.cameras[held_out].name,
         "held_out_psnr_db": psnr,
         "key_frame": key,
+        "left_out": health.report(&clip.cameras),
     });
     std::fs::write(
         args.out.join("quality.json"),
@@ -553,6 +558,107 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("  {:<20} {:>8.3} s", "total", total.elapsed().as_secs_f64());
     println!("quality {quality}");
     Ok(())
+}
+
+/// Views of the cameras in use.
+fn live_views<'a>(cameras: &'a [Camera], masks: &'a [Mask], live: &[bool]) -> Vec<hull::View<'a>> {
+    cameras
+        .iter()
+        .zip(masks)
+        .zip(live)
+        .filter(|(_, live)| **live)
+        .map(|((c, m), _)| hull::View::new(c, m))
+        .collect()
+}
+
+/// Carves a frame's hull from every live camera's permissive mask (sure and unsure pixels),
+/// then settles each matte's unsure pixels against it. Returns the hull and the masks it was
+/// carved from.
+fn carve_frame(
+    cameras: &[Camera],
+    mattes: &mut [(RgbImage, Matte)],
+    live: &[bool],
+    bounds: Bounds,
+    carving: Carving,
+) -> (hull::Hull, Vec<Mask>) {
+    let permissive: Vec<Mask> = mattes.iter().map(|(_, m)| m.permissive()).collect();
+    let views = live_views(cameras, &permissive, live);
+    let carving = Carving {
+        min_views: carving.min_views.min(views.len() as u32).max(2),
+        ..carving
+    };
+    let hull = hull::carve_tracked(&views, bounds, carving);
+    drop(views);
+    mattes
+        .par_iter_mut()
+        .zip(cameras)
+        .for_each(|((_, matte), camera)| matte.confirm(camera, &hull));
+    (hull, permissive)
+}
+
+/// Cameras whose frames cannot be carved from: black (no signal) or frozen (the same bytes
+/// as the frame before, which a live sensor never sends).
+struct Health {
+    /// Whether each camera is in use for the current frame.
+    live: Vec<bool>,
+    /// Per camera: every 61st byte of the frame before.
+    previous: Vec<Option<Vec<u8>>>,
+    /// Per camera: why it was left out, from which frame, for how many frames.
+    left_out: Vec<Option<(&'static str, usize, usize)>>,
+}
+
+impl Health {
+    fn new(cameras: usize) -> Self {
+        Health {
+            live: vec![true; cameras],
+            previous: vec![None; cameras],
+            left_out: vec![None; cameras],
+        }
+    }
+
+    /// Checks camera `c`'s frame `index`; a warning the first time it is left out.
+    fn check(&mut self, c: usize, index: usize, frame: &RgbImage) -> Option<String> {
+        let reason = if is_black(frame) {
+            Some("black")
+        } else if self.previous[c]
+            .as_ref()
+            .is_some_and(|p| p.iter().copied().eq(frame.data.iter().copied().step_by(61)))
+        {
+            Some("frozen")
+        } else {
+            None
+        };
+        self.previous[c] = Some(frame.data.iter().copied().step_by(61).collect());
+        self.live[c] = reason.is_none();
+        let reason = reason?;
+        match &mut self.left_out[c] {
+            Some((_, _, count)) => {
+                *count += 1;
+                None
+            }
+            slot => {
+                *slot = Some((reason, index, 1));
+                Some(format!("{reason} from frame {index}"))
+            }
+        }
+    }
+
+    fn report(&self, cameras: &[Camera]) -> serde_json::Value {
+        json!(
+            self.left_out
+                .iter()
+                .zip(cameras)
+                .filter_map(|(l, c)| l.map(|(reason, from, frames)| json!({
+                    "camera": c.name, "reason": reason, "from_frame": from, "frames": frames,
+                })))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+/// Whether a frame is black: its brightest sampled pixel is below 16 of 255.
+fn is_black(frame: &RgbImage) -> bool {
+    frame.data.iter().step_by(97).all(|v| *v < 16)
 }
 
 /// Cameras on a circle around `centre` at the rig's mean distance and height.

@@ -336,3 +336,72 @@ fn a_clip_without_lead_in_or_with_missing_frames_is_refused() {
     ]);
     assert!(!ok && stderr.contains("cam02.yml"), "{stderr}");
 }
+
+#[test]
+fn a_frozen_and_a_black_camera_are_left_out_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip");
+    let out = tmp.path().join("replay");
+    small_clip(&clip);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(clip.join("clip.json")).unwrap()).unwrap();
+    let (lead_in, frames) = (
+        meta["lead_in"].as_u64().unwrap() as usize,
+        meta["frames"].as_u64().unwrap() as usize,
+    );
+    // cam02 freezes on its first frame with the athlete; cam05 loses its signal.
+    let frozen = clip.join("frames/cam02");
+    let still = std::fs::read(frozen.join(format!("{lead_in:06}.png"))).unwrap();
+    let black = {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, 480, 270);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&vec![3u8; 480 * 270 * 3]).unwrap();
+        writer.finish().unwrap();
+        bytes
+    };
+    for i in lead_in..frames {
+        std::fs::write(frozen.join(format!("{i:06}.png")), &still).unwrap();
+        std::fs::write(clip.join(format!("frames/cam05/{i:06}.png")), &black).unwrap();
+    }
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--orbit-frames",
+        "4",
+        "--bullet-between",
+        "0",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("camera cam02: frozen from frame {}", lead_in + 1)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("camera cam05: black from frame {lead_in}")),
+        "{stderr}"
+    );
+    let quality: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("quality.json")).unwrap()).unwrap();
+    let left_out: Vec<&str> = quality["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["camera"].as_str().unwrap())
+        .collect();
+    assert_eq!(left_out, ["cam02", "cam05"], "{quality}");
+    // Six cameras still carve a usable hull, and the jump is still measured.
+    assert!(
+        quality["voxel_iou_mean"].as_f64().unwrap() >= 0.45,
+        "{quality}"
+    );
+    let moment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("moment.json")).unwrap()).unwrap();
+    let rotations = moment["kinematics"]["rotations"].as_f64().unwrap();
+    assert!((rotations - 3.5).abs() < 0.75, "rotations {rotations}");
+}

@@ -173,7 +173,8 @@ fn tracked_carving_finds_the_subject_in_a_large_volume() {
         .zip(&masks)
         .map(|(c, m)| hull::View::new(c, m))
         .collect();
-    // A volume ten times the dinosaur's size: fixed carving at 64³ is coarse, tracked is not.
+    // A volume ten times the dinosaur's size: fixed carving at 64³ is coarse, tracked is not
+    // (its box is found conservatively, so it is somewhat larger than the dinosaur's).
     let b = bounds();
     let centre = (b.min + b.max) * 0.5;
     let half = (b.max - b.min) * 5.0;
@@ -191,7 +192,7 @@ fn tracked_carving_finds_the_subject_in_a_large_volume() {
         },
     );
     assert!(
-        tracked.voxel_size().x < (b.max.x - b.min.x) / 40.0,
+        tracked.voxel_size().x < (b.max.x - b.min.x) / 30.0,
         "{:?}",
         tracked.voxel_size()
     );
