@@ -6,7 +6,7 @@
 use glam::DVec2;
 
 use crate::camera::Camera;
-use crate::hull::Hull;
+use crate::hull::{self, Bounds, Carving, Hull, View};
 use crate::image::{Mask, RgbImage, luma};
 use rayon::prelude::*;
 
@@ -49,9 +49,10 @@ pub struct MattingConfig {
     /// brown object on snow goes the other way, which is what tells it from a shadow. Under
     /// white light (an indoor rink) it is `[1, 1, 1]`.
     pub shade: [f32; 3],
-    /// Speckles smaller than this radius (pixels) are removed (spray, noise).
+    /// Speckles smaller than this radius (pixels at 1280 pixels of width, fewer in a
+    /// narrower image) are removed (spray, noise).
     pub open_radius: f64,
-    /// Holes smaller than this radius are filled.
+    /// Holes smaller than this radius (scaled likewise) are filled.
     pub close_radius: f64,
 }
 
@@ -316,7 +317,13 @@ impl Background {
                 }
             }
         }
-        let mask = clean(&raw, config.open_radius, config.close_radius);
+        // The radii are for a 1280-pixel-wide image: a smaller image shows thinner limbs.
+        let scale = (f64::from(self.width) / 1280.0).min(1.0);
+        let mask = clean(
+            &raw,
+            config.open_radius * scale,
+            config.close_radius * scale,
+        );
         for ((a, m), u) in alpha.iter_mut().zip(&mask.data).zip(&mut unsure.data) {
             // The cleaned mask decides; the score keeps soft edges inside it.
             *a = if *m { a.max(0.5) } else { a.min(0.49) };
@@ -610,6 +617,42 @@ fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Views of the cameras in use (`live`), each with its mask.
+pub fn live_views<'a>(cameras: &'a [Camera], masks: &'a [Mask], live: &[bool]) -> Vec<View<'a>> {
+    cameras
+        .iter()
+        .zip(masks)
+        .zip(live)
+        .filter(|(_, live)| **live)
+        .map(|((c, m), _)| View::new(c, m))
+        .collect()
+}
+
+/// Carves a frame's hull from every live camera's permissive mask (sure and unsure pixels),
+/// then settles each matte's unsure pixels against it ([`Matte::confirm`]). Returns the hull
+/// and the masks it was carved from.
+pub fn settle(
+    cameras: &[Camera],
+    mattes: &mut [Matte],
+    live: &[bool],
+    bounds: Bounds,
+    carving: Carving,
+) -> (Hull, Vec<Mask>) {
+    let permissive: Vec<Mask> = mattes.iter().map(Matte::permissive).collect();
+    let views = live_views(cameras, &permissive, live);
+    let carving = Carving {
+        min_views: carving.min_views.min(views.len() as u32).max(2),
+        ..carving
+    };
+    let hull = hull::carve_tracked(&views, bounds, carving);
+    drop(views);
+    mattes
+        .par_iter_mut()
+        .zip(cameras)
+        .for_each(|(matte, camera)| matte.confirm(camera, &hull));
+    (hull, permissive)
 }
 
 /// Opening then closing, computed only in the box around the set pixels (the athlete is a

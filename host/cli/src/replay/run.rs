@@ -20,7 +20,7 @@ use clap::Args;
 use glam::DVec3;
 use piste_media::hull::{self, Bounds, Carving};
 use piste_media::kinematics::{self, Kinematics, KinematicsConfig, Shape};
-use piste_media::matting::{Background, Matte, MattingConfig};
+use piste_media::matting::{self, Background, Matte, MattingConfig};
 use piste_media::mesh::Mesh;
 use piste_media::render::slice::{self, Phase};
 use piste_media::render::view::{Source, Synthesis};
@@ -343,9 +343,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let (mut matting_time, mut hull_time) = (Duration::ZERO, Duration::ZERO);
     for i in meta.lead_in..meta.frames {
         let t = Instant::now();
-        let mut mattes = matte_frame(i)?;
+        let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(i)?.into_iter().unzip();
         matting_time += t.elapsed();
-        for (c, (frame, _)) in mattes.iter().enumerate() {
+        for (c, frame) in frames.iter().enumerate() {
             if let Some(warning) = health.check(c, i, frame) {
                 progress.suspend(|| {
                     eprintln!(
@@ -357,12 +357,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         let t = Instant::now();
         let (frame_hull, permissive) =
-            carve_frame(&clip.cameras, &mut mattes, &health.live, bounds, carving);
+            matting::settle(&clip.cameras, &mut mattes, &health.live, bounds, carving);
         hull_time += t.elapsed();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
             shapes.push((i, shape));
         }
-        for (c, (_, matte)) in mattes.iter().enumerate() {
+        for (c, matte) in mattes.iter().enumerate() {
             if let Some(truth) = clip.truth_mask(c, i) {
                 mask_ious.push(metrics::iou(&matte.mask, &truth?));
             }
@@ -370,7 +370,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if let Some(truth) = clip.truth_occupancy(i) {
             // Quality: the same views carved on the truth's own grid.
             let (grid, truth) = truth?;
-            let views = live_views(&clip.cameras, &permissive, &health.live);
+            let views = matting::live_views(&clip.cameras, &permissive, &health.live);
             let ours = hull::carve(
                 &views,
                 grid,
@@ -388,7 +388,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 voxel_ious.push(inter as f64 / union as f64);
             }
         }
-        let (frame, matte) = mattes.into_iter().next().expect("at least two cameras");
+        let (frame, matte) = frames
+            .into_iter()
+            .zip(mattes)
+            .next()
+            .expect("at least two cameras");
         slice_frames.push((i, frame, matte.alpha));
         progress.inc(1);
     }
@@ -414,9 +418,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .expect("shapes")
         .0;
 
-    let mut key_mattes = matte_frame(key)?;
+    let (key_frames, mut key_mattes): (Vec<RgbImage>, Vec<Matte>) =
+        matte_frame(key)?.into_iter().unzip();
     let key_hull = timings.time("key instant hull", || {
-        Ok(carve_frame(
+        Ok(matting::settle(
             &clip.cameras,
             &mut key_mattes,
             &health.live,
@@ -441,9 +446,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .filter(|c| Some(*c) != skip)
             .map(|c| Source {
                 camera: &clip.cameras[c],
-                frame: &key_mattes[c].0,
+                frame: &key_frames[c],
                 background: &plates[c],
-                mask: Some(&key_mattes[c].1.mask),
+                mask: Some(&key_mattes[c].mask),
             })
             .collect()
     };
@@ -501,20 +506,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )?;
         Ok(())
     })?;
-    write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].1.mask)?;
+    write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].mask)?;
 
     // A held-out camera rendered from the others, against its own frame.
     let held_out = n_cams / 2;
     let psnr = timings.time("held-out view", || {
         let views: Vec<_> = (0..n_cams)
             .filter(|c| *c != held_out && health.live[*c])
-            .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].1.mask))
+            .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].mask))
             .collect();
         let hull = hull::carve_tracked(&views, bounds, carving);
         let rendered = Synthesis::new(&hull, sources(Some(held_out)))
             .render(&clip.cameras[held_out], meta.ground_z);
         write_png(&args.out.join("held_out.png"), &rendered)?;
-        Ok(metrics::psnr(&rendered, &key_mattes[held_out].0))
+        Ok(metrics::psnr(&rendered, &key_frames[held_out]))
     })?;
 
     let moment = moment_json(meta, &kinematics);
@@ -558,42 +563,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("  {:<20} {:>8.3} s", "total", total.elapsed().as_secs_f64());
     println!("quality {quality}");
     Ok(())
-}
-
-/// Views of the cameras in use.
-fn live_views<'a>(cameras: &'a [Camera], masks: &'a [Mask], live: &[bool]) -> Vec<hull::View<'a>> {
-    cameras
-        .iter()
-        .zip(masks)
-        .zip(live)
-        .filter(|(_, live)| **live)
-        .map(|((c, m), _)| hull::View::new(c, m))
-        .collect()
-}
-
-/// Carves a frame's hull from every live camera's permissive mask (sure and unsure pixels),
-/// then settles each matte's unsure pixels against it. Returns the hull and the masks it was
-/// carved from.
-fn carve_frame(
-    cameras: &[Camera],
-    mattes: &mut [(RgbImage, Matte)],
-    live: &[bool],
-    bounds: Bounds,
-    carving: Carving,
-) -> (hull::Hull, Vec<Mask>) {
-    let permissive: Vec<Mask> = mattes.iter().map(|(_, m)| m.permissive()).collect();
-    let views = live_views(cameras, &permissive, live);
-    let carving = Carving {
-        min_views: carving.min_views.min(views.len() as u32).max(2),
-        ..carving
-    };
-    let hull = hull::carve_tracked(&views, bounds, carving);
-    drop(views);
-    mattes
-        .par_iter_mut()
-        .zip(cameras)
-        .for_each(|((_, matte), camera)| matte.confirm(camera, &hull));
-    (hull, permissive)
 }
 
 /// Cameras whose frames cannot be carved from: black (no signal) or frozen (the same bytes
