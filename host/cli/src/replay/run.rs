@@ -23,6 +23,7 @@ use piste_media::kinematics::{self, Kinematics, KinematicsConfig, Shape};
 use piste_media::matting::{self, Background, Matte, MattingConfig};
 use piste_media::mesh::Mesh;
 use piste_media::render::slice::{self, Phase};
+use piste_media::render::slowmo::{self, Layer};
 use piste_media::render::view::{Source, Synthesis};
 use piste_media::{Camera, Mask, RgbImage, calib, metrics};
 use rayon::prelude::*;
@@ -59,7 +60,11 @@ pub struct RunArgs {
     /// Phases in the spacetime slice.
     #[arg(long, default_value_t = 5)]
     phases: usize,
-    /// Also write every orbit and bullet-time frame as PNG (DIR/NNNN.png); by default the
+    /// Slow motion of the first camera over the flight (the whole action if there is none):
+    /// frames shown per real frame (0 or 1: none).
+    #[arg(long, default_value_t = 4)]
+    slowmo: usize,
+    /// Also write every orbit, bullet-time and slow-motion frame as PNG (DIR/NNNN.png); by default the
     /// sequences are MP4 with the first frame as a PNG still.
     #[arg(long)]
     png_frames: bool,
@@ -461,15 +466,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
     // A sequence as NAME.mp4 (H.264 at the clip's rate) with its first frame as NAME.png,
     // and with --png-frames every frame as NAME/NNNN.png.
-    let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
+    let write_sequence = |name: &str, frames: &[RgbImage]| -> Result<()> {
         let dir = args.out.join(name);
         if args.png_frames {
             std::fs::create_dir_all(&dir)?;
         }
-        let frames: Vec<RgbImage> = cameras
-            .par_iter()
-            .map(|camera| synthesis.render(camera, meta.ground_z))
-            .collect();
         write_png(&args.out.join(format!("{name}.png")), &frames[0])?;
         if args.png_frames {
             frames
@@ -477,8 +478,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 .enumerate()
                 .try_for_each(|(k, frame)| write_png(&dir.join(format!("{k:04}.png")), frame))?;
         }
-        piste_capture::encode::mp4(&frames, meta.fps, &args.out.join(format!("{name}.mp4")))?;
+        piste_capture::encode::mp4(frames, meta.fps, &args.out.join(format!("{name}.mp4")))?;
         Ok(())
+    };
+    let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
+        let frames: Vec<RgbImage> = cameras
+            .par_iter()
+            .map(|camera| synthesis.render(camera, meta.ground_z))
+            .collect();
+        write_sequence(name, &frames)
     };
     timings.time("orbit", || render_sequence("orbit", &orbit))?;
     timings.time("bullet time", || {
@@ -506,6 +514,23 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )?;
         Ok(())
     })?;
+    if args.slowmo > 1 {
+        timings.time("slow motion", || {
+            let frames = slow_motion(
+                &clip.cameras[0],
+                &plates[0],
+                &slice_frames,
+                &shapes,
+                &kinematics,
+                meta.fps,
+                args.slowmo,
+            );
+            if frames.is_empty() {
+                return Ok(());
+            }
+            write_sequence("slowmo", &frames)
+        })?;
+    }
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].mask)?;
 
     // A held-out camera rendered from the others, against its own frame.
@@ -628,6 +653,47 @@ impl Health {
 /// Whether a frame is black: its brightest sampled pixel is below 16 of 255.
 fn is_black(frame: &RgbImage) -> bool {
     frame.data.iter().step_by(97).all(|v| *v < 16)
+}
+
+/// Slow motion of `camera` (the slice's camera, whose frames and alphas `frames` holds):
+/// `factor` frames per real frame, from two frames before takeoff to two after landing.
+fn slow_motion(
+    camera: &Camera,
+    plate: &RgbImage,
+    frames: &[(usize, RgbImage, Vec<f32>)],
+    shapes: &[(usize, Shape)],
+    kinematics: &Kinematics,
+    fps: f64,
+    factor: usize,
+) -> Vec<RgbImage> {
+    let margin = 2.0 / fps;
+    let (from, to) = match (kinematics.takeoff_s, kinematics.landing_s) {
+        (Some(a), Some(b)) => (a - margin, b + margin),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    };
+    let layers: Vec<Layer<'_>> = frames
+        .iter()
+        .filter_map(|(i, frame, alpha)| {
+            let shape = &shapes.iter().find(|(j, _)| j == i)?.1;
+            ((from..=to).contains(&shape.t)).then_some(())?;
+            Some(Layer {
+                frame,
+                alpha,
+                at: camera.project(shape.centroid)?,
+            })
+        })
+        .collect();
+    let steps: Vec<(usize, f32)> = (0..layers.len().saturating_sub(1))
+        .flat_map(|k| (0..factor).map(move |s| (k, s as f32 / factor as f32)))
+        .collect();
+    let mut out: Vec<RgbImage> = steps
+        .par_iter()
+        .map(|&(k, tau)| slowmo::between(plate, &layers[k], &layers[k + 1], tau))
+        .collect();
+    if let Some(last) = layers.last() {
+        out.push(last.frame.clone());
+    }
+    out
 }
 
 /// Cameras on a circle around `centre` at the rig's mean distance and height.

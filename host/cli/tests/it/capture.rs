@@ -98,6 +98,12 @@ fn a_venue_of_simulated_cameras_records_a_clip_that_replays_to_mp4_and_png() {
         bullet >= 6 && (w, h) == (480, 270),
         "bullet.mp4: {bullet} frames {w}x{h}"
     );
+    // Slow motion: four frames per real frame, the last real frame closing it.
+    let (slow, w, h) = ffprobe(&replay.join("slowmo.mp4"));
+    assert!(
+        slow >= 9 && (slow - 1) % 4 == 0 && (w, h) == (480, 270),
+        "slowmo.mp4: {slow} frames {w}x{h}"
+    );
     let slice = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(replay.join("slice.png")).unwrap(),
     ));

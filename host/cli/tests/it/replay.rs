@@ -243,6 +243,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         "orbit",
         "bullet time",
         "spacetime slice",
+        "slow motion",
         "total",
     ] {
         assert!(
@@ -260,6 +261,8 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         "orbit.png",
         "orbit.mp4",
         "bullet.mp4",
+        "slowmo.mp4",
+        "slowmo/0004.png",
     ] {
         assert!(out.join(file).is_file(), "{file} is written");
     }
