@@ -361,25 +361,44 @@ impl Hull {
     /// The hull as `camera` sees it: per pixel, the nearest surface voxel and its depth
     /// (a z-buffer of the voxels' projected footprints).
     pub fn render_depth(&self, camera: &Camera) -> DepthMap {
+        self.render_depth_of(&self.surface(), camera)
+    }
+
+    /// The occupied voxels with an empty face-neighbour (indices `x + n (y + n z)`): all
+    /// that any camera can see.
+    pub fn surface(&self) -> Vec<u32> {
         let n = i64::from(self.resolution);
-        let voxel = self.voxel_size();
-        let slabs: Vec<Vec<(u32, u32, f32, u32)>> = (0..n)
+        (0..n)
             .into_par_iter()
-            .map(|z| {
+            .flat_map_iter(|z| {
+                (0..n).flat_map(move |y| {
+                    (0..n).filter_map(move |x| {
+                        (self.get(x, y, z) && !self.is_interior(x, y, z))
+                            .then_some((x + n * (y + n * z)) as u32)
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// [`Hull::render_depth`] from the hull's [`Hull::surface`], computed once for many
+    /// cameras.
+    pub fn render_depth_of(&self, surface: &[u32], camera: &Camera) -> DepthMap {
+        let n = self.resolution as usize;
+        let voxel = self.voxel_size();
+        let slabs: Vec<Vec<(u32, u32, f32, u32)>> = surface
+            .par_chunks(4096)
+            .map(|chunk| {
                 let mut hits = Vec::new();
                 let mut pixels = Vec::new();
-                for y in 0..n {
-                    for x in 0..n {
-                        if !self.get(x, y, z) || self.is_interior(x, y, z) {
-                            continue;
-                        }
-                        let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
-                        let depth = camera.to_camera(lo + voxel * 0.5).z as f32;
-                        pixels.clear();
-                        footprint(camera, lo, lo + voxel, &mut pixels);
-                        let index = (x + n * (y + n * z)) as u32;
-                        hits.extend(pixels.iter().map(|&(px, py)| (px, py, depth, index)));
-                    }
+                for &index in chunk {
+                    let i = index as usize;
+                    let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
+                    let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
+                    let depth = camera.to_camera(lo + voxel * 0.5).z as f32;
+                    pixels.clear();
+                    footprint(camera, lo, lo + voxel, &mut pixels);
+                    hits.extend(pixels.iter().map(|&(px, py)| (px, py, depth, index)));
                 }
                 hits
             })

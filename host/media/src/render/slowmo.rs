@@ -34,6 +34,8 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
     let here = a.at + (b.at - a.at) * f64::from(tau);
     // Each layer moves from where it was to where the athlete is at `tau`.
     let (da, db) = (here - a.at, here - b.at);
+    // Where each moved layer can cover anything.
+    let (reach_a, reach_b) = (reach(a, w, da), reach(b, w, db));
     let mut data = vec![0u8; w * h * 3];
     data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
         for x in 0..w {
@@ -43,8 +45,21 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
             const PLATE: f32 = 1e-3;
             let weight = ka + kb + PLATE;
             // The athlete: both layers moved into place, blended by time.
-            let (ca, aa) = sample(a, x as f64 - da.x, y as f64 - da.y);
-            let (cb, ab) = sample(b, x as f64 - db.x, y as f64 - db.y);
+            let inside = |r: &Option<[f64; 4]>| {
+                r.is_some_and(|[x0, y0, x1, y1]| {
+                    (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64))
+                })
+            };
+            let (ca, aa) = if inside(&reach_a) {
+                sample(a, x as f64 - da.x, y as f64 - da.y)
+            } else {
+                ([0.0; 3], 0.0)
+            };
+            let (cb, ab) = if inside(&reach_b) {
+                sample(b, x as f64 - db.x, y as f64 - db.y)
+            } else {
+                ([0.0; 3], 0.0)
+            };
             let (wa, wb) = ((1.0 - tau) * aa, tau * ab);
             let cover = wa + wb;
             for c in 0..3 {
@@ -64,6 +79,22 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
         }
     });
     RgbImage::new(plate.width, plate.height, data).expect("rows of the plate's size")
+}
+
+/// The box (x0, y0, x1, y1) of a layer's non-zero alpha moved by `shift`, a pixel wider on
+/// every side for the bilinear taps; `None` if the alpha is empty.
+fn reach(layer: &Layer<'_>, w: usize, shift: DVec2) -> Option<[f64; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (i, _) in layer.alpha.iter().enumerate().filter(|(_, a)| **a > 0.0) {
+        let (x, y) = (i % w, i / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    (x0 != usize::MAX).then_some([
+        x0 as f64 + shift.x - 1.0,
+        y0 as f64 + shift.y - 1.0,
+        x1 as f64 + shift.x + 1.0,
+        y1 as f64 + shift.y + 1.0,
+    ])
 }
 
 /// A layer's colour and alpha at a (fractional) position, bilinearly; nothing outside.

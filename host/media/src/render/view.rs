@@ -24,6 +24,8 @@ pub struct Source<'a> {
 /// A hull and the cameras that texture it.
 pub struct Synthesis<'a> {
     hull: &'a Hull,
+    /// The hull's surface voxels, found once for every view.
+    surface: Vec<u32>,
     sources: Vec<(Source<'a>, DepthMap)>,
     /// How far behind the visible surface a point may lie and still count as seen.
     tolerance: f32,
@@ -45,15 +47,17 @@ impl<'a> Synthesis<'a> {
             .iter()
             .map(|s| (s.camera.center() - centre).truncate().length())
             .fold(0.0, f64::max);
+        let surface = hull.surface();
         let sources = sources
             .into_iter()
             .map(|s| {
-                let depth = hull.render_depth(s.camera);
+                let depth = hull.render_depth_of(&surface, s.camera);
                 (s, depth)
             })
             .collect();
         Synthesis {
             hull,
+            surface,
             sources,
             tolerance,
             rig: (centre, radius),
@@ -62,9 +66,11 @@ impl<'a> Synthesis<'a> {
 
     /// Renders the moment from `target`. With `ground_z`, background pixels come from the
     /// ground plane at that height as the nearest cameras see it; otherwise from the
-    /// nearest camera's background in the same direction.
+    /// nearest camera's background in the same direction. The background is computed on
+    /// every other pixel of every other row and interpolated between (it is smooth beside
+    /// the athlete, who is rendered at every pixel).
     pub fn render(&self, target: &Camera, ground_z: Option<f64>) -> RgbImage {
-        let depth = self.hull.render_depth(target);
+        let depth = self.hull.render_depth_of(&self.surface, target);
         let (w, h) = (target.width as usize, target.height as usize);
         let origin = target.center();
         let rays = target.rays();
@@ -73,24 +79,38 @@ impl<'a> Synthesis<'a> {
             let d = |k: usize| (self.sources[k].0.camera.center() - origin).length();
             d(*a).total_cmp(&d(*b))
         });
+        let background = |x: usize, y: usize| -> [u8; 3] {
+            let pixel = DVec2::new(x as f64, y as f64);
+            self.background(origin, rays.cast(pixel), pixel, ground_z, &order)
+        };
+        // The background on the even grid.
+        let (gw, gh) = (w.div_ceil(2) + 1, h.div_ceil(2) + 1);
+        let grid: Vec<[u8; 3]> = (0..gh)
+            .into_par_iter()
+            .flat_map_iter(|gy| (0..gw).map(move |gx| (gx, gy)))
+            .map(|(gx, gy)| background((2 * gx).min(w - 1), (2 * gy).min(h - 1)))
+            .collect();
         let rows: Vec<Vec<u8>> = (0..h)
             .into_par_iter()
             .map(|y| {
                 let mut row = Vec::with_capacity(w * 3);
                 for x in 0..w {
                     let i = y * w + x;
-                    let ray = rays.cast(DVec2::new(x as f64, y as f64));
                     let colour = if depth.voxel[i] != u32::MAX {
                         let point = self.hull.voxel_center(depth.voxel[i]);
                         self.surface(point, origin)
                     } else {
-                        self.background(
-                            origin,
-                            ray,
-                            DVec2::new(x as f64, y as f64),
-                            ground_z,
-                            &order,
-                        )
+                        let (gx, gy) = (x / 2, y / 2);
+                        let (fx, fy) = ((x % 2) as u16, (y % 2) as u16);
+                        let at = |dx: usize, dy: usize| grid[(gy + dy) * gw + gx + dx];
+                        let (a, b, c, d) = (at(0, 0), at(1, 0), at(0, 1), at(1, 1));
+                        [0, 1, 2].map(|k| {
+                            let v = u16::from(a[k]) * (2 - fx) * (2 - fy)
+                                + u16::from(b[k]) * fx * (2 - fy)
+                                + u16::from(c[k]) * (2 - fx) * fy
+                                + u16::from(d[k]) * fx * fy;
+                            ((v + 2) / 4) as u8
+                        })
                     };
                     row.extend_from_slice(&colour);
                 }
@@ -105,8 +125,13 @@ impl<'a> Synthesis<'a> {
     /// closest to the eye's and that see the point, blended by angle.
     fn surface(&self, point: DVec3, eye: DVec3) -> [u8; 3] {
         let to_eye = (eye - point).normalize();
-        let mut candidates: Vec<(f64, usize, DVec2)> = Vec::with_capacity(self.sources.len());
+        // The cameras that see the point, best (smallest angle to the eye's view) first.
+        let mut best = Best::default();
         for (k, (source, depth)) in self.sources.iter().enumerate() {
+            let cos = to_eye.dot((source.camera.center() - point).normalize());
+            if !best.would_take(cos) {
+                continue;
+            }
             let Some(p) = source.camera.project(point) else {
                 continue;
             };
@@ -117,16 +142,9 @@ impl<'a> Synthesis<'a> {
             if z > depth.depth_at(p.x, p.y) + self.tolerance {
                 continue; // hidden behind another part of the body in that camera
             }
-            let angle = to_eye.angle_between((source.camera.center() - point).normalize());
-            candidates.push((angle, k, p));
+            best.offer(cos, self.sources[k].0.frame, p);
         }
-        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        blend(
-            candidates
-                .iter()
-                .take(BLEND)
-                .map(|&(angle, k, p)| (angle, self.sources[k].0.frame, p)),
-        )
+        blend(best.samples())
     }
 
     fn background(
@@ -148,23 +166,21 @@ impl<'a> Synthesis<'a> {
             return colour;
         }
         // The sky, the stands, ground no camera sees: what lies in that direction, as the
-        // cameras that look that way see it; failing that, the nearest camera's plate at the
-        // same pixel (a backdrop, not geometry).
+        // camera that looks most that way sees it; failing that, the nearest camera's plate
+        // at the same pixel (a backdrop, not geometry).
         let far = eye + ray * 1e4;
-        let mut toward: Vec<(f64, &RgbImage, DVec2)> = self
-            .sources
-            .iter()
-            .filter_map(|(s, _)| {
-                let p = s.camera.project(far)?;
-                let forward = s.camera.r.transpose() * DVec3::Z;
-                s.camera
-                    .in_image(p)
-                    .then(|| (ray.angle_between(forward), s.background, p))
-            })
-            .collect();
-        toward.sort_by(|a, b| a.0.total_cmp(&b.0));
-        if !toward.is_empty() {
-            return blend(toward.into_iter().take(1));
+        let mut toward = Best::default();
+        for (s, _) in &self.sources {
+            let cos = ray.dot(s.camera.r.row(2));
+            if !toward.would_take_first(cos) {
+                continue;
+            }
+            if let Some(p) = s.camera.project(far).filter(|p| s.camera.in_image(*p)) {
+                toward.offer(cos, s.background, p);
+            }
+        }
+        if toward.count > 0 {
+            return blend(toward.samples().take(1));
         }
         self.sources
             .iter()
@@ -182,24 +198,72 @@ impl<'a> Synthesis<'a> {
     /// a per-pixel search of every camera costs more than the ground is worth.
     fn background_at(&self, eye: DVec3, point: DVec3, order: &[usize]) -> Option<[u8; 3]> {
         let to_eye = (eye - point).normalize();
-        let mut candidates: Vec<(f64, &RgbImage, DVec2)> = order
-            .iter()
-            .map(|k| &self.sources[*k])
-            .filter_map(|(s, _)| {
-                let p = s.camera.project(point)?;
-                s.camera.in_image(p).then(|| {
-                    (
-                        to_eye.angle_between((s.camera.center() - point).normalize()),
-                        s.background,
-                        p,
-                    )
-                })
-            })
-            .take(BLEND)
-            .collect();
-        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        (!candidates.is_empty()).then(|| blend(candidates.into_iter()))
+        let mut best = Best::default();
+        for (s, _) in order.iter().map(|k| &self.sources[*k]) {
+            if let Some(p) = s.camera.project(point).filter(|p| s.camera.in_image(*p)) {
+                best.offer(
+                    to_eye.dot((s.camera.center() - point).normalize()),
+                    s.background,
+                    p,
+                );
+                if best.count == BLEND {
+                    break;
+                }
+            }
+        }
+        (best.count > 0).then(|| blend(best.samples()))
     }
+}
+
+/// The [`BLEND`] best samples offered, by the cosine of their viewing angle (largest first).
+#[derive(Default)]
+struct Best<'i> {
+    samples: [Option<(f64, &'i RgbImage, DVec2)>; BLEND],
+    count: usize,
+}
+
+impl<'i> Best<'i> {
+    /// Whether a sample at `cos` would be kept (so its projection is worth computing).
+    fn would_take(&self, cos: f64) -> bool {
+        self.count < BLEND || self.samples[BLEND - 1].is_some_and(|(c, _, _)| cos > c)
+    }
+
+    /// Whether a sample at `cos` would be the best so far.
+    fn would_take_first(&self, cos: f64) -> bool {
+        self.samples[0].is_none_or(|(c, _, _)| cos > c)
+    }
+
+    fn offer(&mut self, cos: f64, image: &'i RgbImage, p: DVec2) {
+        let mut item = Some((cos, image, p));
+        for slot in &mut self.samples {
+            match (*slot, item) {
+                (None, _) => {
+                    *slot = item;
+                    self.count += 1;
+                    return;
+                }
+                (Some(held), Some(new)) if new.0 > held.0 => {
+                    *slot = Some(new);
+                    item = Some(held);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The kept samples as (viewing angle, image, position), best first.
+    fn samples(&self) -> impl Iterator<Item = (f64, &'i RgbImage, DVec2)> + '_ {
+        self.samples
+            .iter()
+            .flatten()
+            .map(|&(cos, image, p)| (chord(cos), image, p))
+    }
+}
+
+/// The chord between two unit vectors whose angle has cosine `cos`: the angle itself for
+/// the small angles that matter, without an arc cosine per pixel.
+fn chord(cos: f64) -> f64 {
+    (2.0 * (1.0 - cos.clamp(-1.0, 1.0))).sqrt()
 }
 
 /// Blends bilinear samples, weighted by the inverse of their viewing angle.
