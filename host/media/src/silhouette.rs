@@ -41,6 +41,9 @@ impl Recipe {
 
 /// Sets every pixel within `radius` (Euclidean) of a set pixel.
 pub fn dilate(mask: &Mask, radius: f64) -> Mask {
+    if radius <= SMALL {
+        return by_disk(mask, radius, true);
+    }
     let distance = squared_distance_to(mask, true);
     let r2 = radius * radius;
     Mask {
@@ -52,12 +55,51 @@ pub fn dilate(mask: &Mask, radius: f64) -> Mask {
 
 /// Clears every pixel within `radius` (Euclidean) of a clear pixel.
 pub fn erode(mask: &Mask, radius: f64) -> Mask {
+    if radius <= SMALL {
+        return by_disk(mask, radius, false);
+    }
     let distance = squared_distance_to(mask, false);
     let r2 = radius * radius;
     Mask {
         width: mask.width,
         height: mask.height,
         data: distance.iter().map(|d| *d > r2).collect(),
+    }
+}
+
+/// Radii up to this are applied with the disk's offsets directly, cheaper than the distance
+/// transform for the few pixels such a disk holds.
+const SMALL: f64 = 3.0;
+
+/// Dilation (`set`: a pixel is set if any pixel of the disk around it is) or erosion (`!set`:
+/// it stays set only if every pixel of the disk inside the image is) by a small disk.
+fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
+    let (w, h) = (mask.width as i64, mask.height as i64);
+    let r = radius.floor() as i64;
+    let disk: Vec<(i64, i64)> = (-r..=r)
+        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
+        .filter(|(dx, dy)| ((dx * dx + dy * dy) as f64) <= radius * radius)
+        .collect();
+    let mut data = vec![false; mask.data.len()];
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y * w + x) as usize;
+            // A pixel already as the operation leaves it needs no look around.
+            if mask.data[i] == set {
+                data[i] = set;
+                continue;
+            }
+            let found = disk.iter().any(|(dx, dy)| {
+                let (xx, yy) = (x + dx, y + dy);
+                xx >= 0 && yy >= 0 && xx < w && yy < h && mask.data[(yy * w + xx) as usize] == set
+            });
+            data[i] = if found { set } else { !set };
+        }
+    }
+    Mask {
+        width: mask.width,
+        height: mask.height,
+        data,
     }
 }
 
@@ -139,6 +181,30 @@ mod tests {
         assert!(disk.get(13, 10) && disk.get(12, 12) && !disk.get(13, 12));
         assert_eq!(erode(&disk, 3.0).count(), 1);
         assert_eq!(erode(&disk, 3.0).data, mask.data);
+    }
+
+    #[test]
+    fn small_disks_give_what_the_distance_transform_gives() {
+        let mut mask = Mask::empty(40, 30);
+        for (i, v) in mask.data.iter_mut().enumerate() {
+            *v = (i * 2_654_435_761) % 7 < 3;
+        }
+        for radius in [1.0, 1.5, 2.0, 2.5, 3.0] {
+            for set in [true, false] {
+                let distance = squared_distance_to(&mask, set);
+                let expected: Vec<bool> = distance
+                    .iter()
+                    .map(|d| {
+                        if set {
+                            *d <= radius * radius
+                        } else {
+                            *d > radius * radius
+                        }
+                    })
+                    .collect();
+                assert_eq!(by_disk(&mask, radius, set).data, expected, "{radius} {set}");
+            }
+        }
     }
 
     #[test]
