@@ -141,13 +141,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
             })?;
         let truth = sim.truth(i);
         // Occupancy on a grid around this frame's athlete, so voxel IoU is measured finely.
-        let grid = truth.bounds().map(|b| {
-            let pad = (b.max - b.min) * 0.15 + 0.05;
-            Bounds {
-                min: b.min - pad,
-                max: b.max + pad,
-            }
-        });
+        let grid = truth.grid();
         if let Some(grid) = grid {
             let occupancy = truth.occupancy(grid, TRUTH_RESOLUTION);
             let mut bits = vec![0u8; occupancy.len().div_ceil(8)];

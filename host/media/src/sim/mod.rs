@@ -192,6 +192,18 @@ impl Truth {
     pub fn bounds(&self) -> Option<Bounds> {
         self.athlete.as_ref().map(Athlete::bounds)
     }
+
+    /// The grid voxel IoU is measured on: the athlete's box with a margin, so the voxels are
+    /// fine; `None` during the lead-in.
+    pub fn grid(&self) -> Option<Bounds> {
+        self.bounds().map(|b| {
+            let pad = (b.max - b.min) * 0.15 + 0.05;
+            Bounds {
+                min: b.min - pad,
+                max: b.max + pad,
+            }
+        })
+    }
 }
 
 /// A simulated clip: cameras, their background plates, and the athlete's motion.
