@@ -131,8 +131,17 @@ fn cases() -> Vec<Case> {
 #[test]
 fn hostile_guests_are_stopped_and_a_healthy_neighbour_never_notices() {
     let bench = Arc::new(Bench::new());
+    // Isolation is what is tested, not latency: on two cores shared with memory bombs and
+    // CPU burners a call may wait its turn longer than the default 50 ms deadline.
     let healthy = bench
-        .load("tag-rules", World::Tagger, Limits::default())
+        .load(
+            "tag-rules",
+            World::Tagger,
+            Limits {
+                deadline_ms: 2_000,
+                ..Limits::default()
+            },
+        )
         .expect("tag-rules loads");
     let moments = moments();
     let baseline: Vec<_> = moments
