@@ -25,7 +25,8 @@ commands:
 // openssl: the sync tests run an outside CA made with it.
 // python3-venv: Python tools (moto's S3 server) go into a virtual environment of our own.
 // GStreamer 1.22 and its plug-ins: capture, decoding (libav), H.264 (x264, ugly), SRT (bad);
-// ffmpeg and gst-launch-1.0 are the outside senders the capture tests stream from.
+// ffmpeg and gst-launch-1.0 are the outside senders the capture tests stream from, and
+// GStreamer's RTSP server (through Debian's Python bindings) their outside RTSP camera.
 const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libgstreamer1.0-dev",
@@ -36,6 +37,8 @@ const APT_PACKAGES: &[&str] = &[
     "gstreamer1.0-plugins-ugly",
     "gstreamer1.0-libav",
     "gstreamer1.0-tools",
+    "python3-gi",
+    "gir1.2-gst-rtsp-server-1.0",
     "ffmpeg",
     "python3",
     "python3-venv",

@@ -1,5 +1,6 @@
 //! A rig of cameras fed by senders nobody here wrote: `gst-launch-1.0` and `ffmpeg`
-//! streaming MPEG-TS over UDP and SRT on loopback, plus a program's frames through appsrc.
+//! streaming MPEG-TS over UDP and SRT on loopback, GStreamer's RTSP server, plus a
+//! program's frames through appsrc.
 
 use piste_capture::{CameraSpec, FrameSource, Rig, RigConfig, SourceSpec};
 use piste_media::RgbImage;
@@ -312,4 +313,63 @@ fn a_source_that_does_not_parse_names_its_camera() {
     }];
     let err = Rig::start(config(cams)).err().unwrap().to_string();
     assert!(err.contains("cam-7") && err.contains("udpsrc"), "{err}");
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GStreamer's RTSP server (through Debian's Python bindings) serving a live test pattern.
+fn rtsp_server(port: u16) -> Sender {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rtsp_server.py");
+    spawn("/usr/bin/python3", &[script.into(), port.to_string()])
+}
+
+#[test]
+fn an_rtsp_camera_streams_stops_and_comes_back() {
+    let port = free_tcp_port();
+    let mut server = Some(rtsp_server(port));
+    let rig = Rig::start(config(vec![CameraSpec {
+        id: "rtsp".into(),
+        source: SourceSpec::Launch {
+            description: format!(
+                "rtspsrc location=rtsp://127.0.0.1:{port}/cam latency=50 protocols=tcp ! rtph264depay"
+            ),
+            raw: false,
+        },
+    }]))
+    .unwrap();
+    let up = |rig: &Rig| rig.status().iter().any(|s| s.id == "rtsp" && s.up);
+    wait_for(Duration::from_secs(20), "rtsp up", || up(&rig));
+    std::thread::sleep(Duration::from_secs(3));
+    let now = rig.now();
+    let clip = rig
+        .cut(
+            now - Duration::from_millis(2500),
+            now - Duration::from_millis(500),
+        )
+        .unwrap();
+    assert!(clip.down.is_empty(), "{:?}", clip.down);
+    assert!(clip.sets.len() >= 40, "{} sets in 2 s", clip.sets.len());
+    for (_, frame) in clip.sets.iter().flat_map(|s| s.frames.iter().flatten()) {
+        assert_eq!((frame.width, frame.height), (320, 180));
+    }
+    let rate = rig.status()[0].stats.rate;
+    assert!((rate - 25.0).abs() < 3.0, "{rate:.1} fps");
+
+    // The server goes away: down within a second; back when it returns.
+    drop(server.take());
+    let detected = wait_for(Duration::from_secs(3), "rtsp down", || !up(&rig));
+    assert!(
+        detected <= Duration::from_secs(1),
+        "detected after {detected:?}"
+    );
+    server = Some(rtsp_server(port));
+    wait_for(Duration::from_secs(20), "rtsp back up", || up(&rig));
+    drop(server);
+    rig.stop();
 }
