@@ -87,7 +87,9 @@ pub struct Matte {
 }
 
 impl Matte {
-    /// The mask with the unsure pixels: what the athlete may cover, for carving.
+    /// The mask with the unsure pixels and the edge pixels the athlete covers at least in
+    /// part ([`EDGE`]): what the athlete may cover, for carving. (A voxel stays only where
+    /// every view agrees, so carving errs on the side of the athlete.)
     pub fn permissive(&self) -> Mask {
         Mask {
             width: self.mask.width,
@@ -97,7 +99,8 @@ impl Matte {
                 .data
                 .iter()
                 .zip(&self.unsure.data)
-                .map(|(m, u)| *m || *u)
+                .zip(&self.alpha)
+                .map(|((m, u), a)| *m || *u || *a >= EDGE)
                 .collect(),
         }
     }
@@ -267,7 +270,7 @@ impl Background {
                     (ty * TILE + TILE / 2).min(h - 1),
                 );
                 match self.score_at(frame, x, y, motion, config) {
-                    Some(a) => sure[ty * tw + tx] = a >= 0.5,
+                    Some(strength) => sure[ty * tw + tx] = strength >= SURE,
                     None => light[ty * tw + tx] = true,
                 }
             }
@@ -291,8 +294,7 @@ impl Background {
             }
             sure = grown;
         }
-        let mut alpha = vec![0f32; w * h];
-        let mut raw = Mask::empty(self.width, self.height);
+        let mut strength_of = vec![0f32; w * h];
         let mut unsure = Mask::empty(self.width, self.height);
         for ty in 0..th {
             for tx in 0..tw {
@@ -307,16 +309,14 @@ impl Background {
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
                         match self.score_at(frame, x, y, motion, config) {
-                            Some(a) => {
-                                alpha[y * w + x] = a;
-                                raw.data[y * w + x] = a >= 0.5;
-                            }
+                            Some(strength) => strength_of[y * w + x] = strength,
                             None => unsure.data[y * w + x] = true,
                         }
                     }
                 }
             }
         }
+        let (alpha, raw) = coverage(&strength_of, w, h);
         // The radii are for a 1280-pixel-wide image: a smaller image shows thinner limbs.
         let scale = (f64::from(self.width) / 1280.0).min(1.0);
         let mask = clean(
@@ -324,6 +324,7 @@ impl Background {
             config.open_radius * scale,
             config.close_radius * scale,
         );
+        let mut alpha = alpha;
         for ((a, m), u) in alpha.iter_mut().zip(&mask.data).zip(&mut unsure.data) {
             // The cleaned mask decides; the score keeps soft edges inside it.
             *a = if *m { a.max(0.5) } else { a.min(0.49) };
@@ -496,9 +497,10 @@ impl Background {
     }
 }
 
-/// How surely a (gain-corrected) pixel is the athlete against background colour `bg` with
-/// noise deviation `sigma` (`top`: the level where the frame clipped), 0 to 1; `None` for the background brightened toward white (glare,
-/// spray), which colour alone cannot tell from a white suit.
+/// How far a (gain-corrected) pixel is from background colour `bg` with noise deviation
+/// `sigma` (`top`: the level where the frame clipped), in units of the threshold: 0 for a
+/// shadow, [`SURE`] and above for the athlete; `None` for the background brightened toward
+/// white (glare, spray), which colour alone cannot tell from a white suit.
 fn score(
     pixel: [f32; 3],
     bg: [f32; 3],
@@ -510,10 +512,9 @@ fn score(
     let bb = dot(bg, bg);
     // Brightness distortion: the scale of the background colour nearest the pixel.
     let a = if bb > 1.0 { dot(pixel, bg) / bb } else { 1.0 };
-    if a < config.shadow_floor {
-        return Some(1.0);
-    }
-    if a < 1.0 {
+    // Darker than any shadow: the athlete, however the colour compares.
+    let dark = a < config.shadow_floor;
+    if !dark && a < 1.0 {
         // A shadow: the background darkened by shade of some depth s, channel by channel.
         let shaded = [0, 1, 2].map(|c| bg[c] * config.shade[c]);
         let ss = dot(shaded, shaded);
@@ -526,15 +527,14 @@ fn score(
             }
         }
     }
-    if is_light(pixel, bg, top, config.shadow_chroma * sigma) {
+    if !dark && is_light(pixel, bg, top, config.shadow_chroma * sigma) {
         return None;
     }
     let off = [0, 1, 2].map(|c| pixel[c] - a * bg[c]);
     let chroma = dot(off, off).sqrt();
     let brightness = ((a - 1.0) * luma(bg)).abs();
     let distance = chroma.max(brightness) / sigma;
-    // Soft edge: 0 at half the threshold, 1 at the threshold.
-    Some(((distance / config.threshold - 0.5) * 2.0).clamp(0.0, 1.0))
+    Some(distance / config.threshold)
 }
 
 /// Whether a pixel is the background with light added or taken away alike in every channel
@@ -569,6 +569,43 @@ fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
     }
     let off = [0, 1, 2].map(|c| d[c] - g * grey[c] - m * white[c]);
     dot(off, off) < tolerance * tolerance
+}
+
+/// The alpha from which an edge pixel counts for carving.
+const EDGE: f32 = 0.25;
+
+/// The strength (distance over the threshold) from which a pixel is the athlete.
+const SURE: f32 = 0.75;
+
+/// Alpha and the raw mask from each pixel's strength. Inside the athlete a pixel is
+/// covered; on its edge a pixel the athlete only partly covers differs from the background
+/// by that part of what its most covered neighbour differs, and counts if half covered.
+/// Below [`SURE`], a soft alpha under one half.
+fn coverage(strength: &[f32], w: usize, h: usize) -> (Vec<f32>, Mask) {
+    let mut alpha = vec![0f32; w * h];
+    let mut raw = Mask::empty(w as u32, h as u32);
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let s = strength[i];
+            if s < SURE {
+                alpha[i] = ((s - 0.5) * 2.0).clamp(0.0, 0.49);
+                continue;
+            }
+            let (mut edge, mut full) = (false, s);
+            for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                    let n = strength[yy * w + xx];
+                    edge |= n < SURE;
+                    full = full.max(n);
+                }
+            }
+            let cover = if edge { s / full } else { 1.0 };
+            alpha[i] = cover.min(1.0);
+            raw.data[i] = cover >= 0.5;
+        }
+    }
+    (alpha, raw)
 }
 
 /// A level at which a channel of a frame may have clipped.

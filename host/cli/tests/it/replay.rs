@@ -26,6 +26,7 @@ fn piste(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn leave_one_view_out_on_the_dino_prints_per_view_iou_and_their_mean() {
+    let _turn = crate::heavy();
     let dir = dataset();
     let (ok, stdout, stderr) = piste(&[
         "replay",
@@ -98,6 +99,7 @@ fn a_damaged_image_is_a_clear_error() {
 
 #[test]
 fn the_hull_is_exported_as_ply_and_glb() {
+    let _turn = crate::heavy();
     let tmp = tempfile::tempdir().unwrap();
     let dir = dataset();
     for name in ["dino.ply", "dino.glb"] {
@@ -220,6 +222,7 @@ fn small_clip(dir: &Path) {
 
 #[test]
 fn a_simulated_clip_goes_through_the_whole_replay() {
+    let _turn = crate::heavy();
     let tmp = tempfile::tempdir().unwrap();
     let clip = tmp.path().join("clip");
     let out = tmp.path().join("replay");
@@ -342,6 +345,7 @@ fn a_clip_without_lead_in_or_with_missing_frames_is_refused() {
 
 #[test]
 fn a_frozen_and_a_black_camera_are_left_out_with_a_warning() {
+    let _turn = crate::heavy();
     let tmp = tempfile::tempdir().unwrap();
     let clip = tmp.path().join("clip");
     let out = tmp.path().join("replay");
