@@ -305,6 +305,9 @@ fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
         max = max.max(p);
     }
     let (w, h) = (i64::from(view.mask.width), i64::from(view.mask.height));
+    // A corner just in front of the camera projects far away; keep the integers sane.
+    let limit = DVec2::splat(1e9);
+    let (min, max) = (min.clamp(-limit, limit), max.clamp(-limit, limit));
     let (x0, y0) = (min.x.ceil() as i64, min.y.ceil() as i64);
     let (x1, y1) = (max.x.floor() as i64 + 1, max.y.floor() as i64 + 1);
     let (x0, x1) = if x0 >= x1 {

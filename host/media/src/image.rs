@@ -31,6 +31,37 @@ impl RgbImage {
         let i = (y as usize * self.width as usize + x as usize) * 3;
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
+
+    /// The colour at a fractional position, bilinearly; outside takes the nearest edge.
+    pub fn bilinear(&self, x: f64, y: f64) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (i, k) in bilinear_taps(x, y, self.width, self.height) {
+            for (o, v) in out.iter_mut().zip(&self.data[i * 3..i * 3 + 3]) {
+                *o += f64::from(*v) * k;
+            }
+        }
+        out
+    }
+}
+
+/// The four pixels (row-major indices) around a fractional position in a `width` x `height`
+/// grid and their bilinear weights; positions outside take the nearest edge.
+fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
+    let x = x.clamp(0.0, f64::from(width - 1));
+    let y = y.clamp(0.0, f64::from(height - 1));
+    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    let (x1, y1) = (
+        (x0 + 1).min(width as usize - 1),
+        (y0 + 1).min(height as usize - 1),
+    );
+    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+    let w = width as usize;
+    [
+        (y0 * w + x0, (1.0 - fx) * (1.0 - fy)),
+        (y0 * w + x1, fx * (1.0 - fy)),
+        (y1 * w + x0, (1.0 - fx) * fy),
+        (y1 * w + x1, fx * fy),
+    ]
 }
 
 /// A binary mask: `true` where the subject is.

@@ -148,6 +148,40 @@ const TILE_REACH: usize = 2;
 /// Steps, in tiles, that unsure tiles joined to the athlete are followed.
 const UNSURE_REACH: usize = 8;
 
+/// A shift by a fraction of a pixel, as whole pixels and the bilinear weights every pixel
+/// shares.
+#[derive(Debug, Clone, Copy)]
+struct Offset {
+    whole: (i64, i64),
+    part: (f32, f32),
+}
+
+impl Offset {
+    fn new(shift: (f32, f32)) -> Self {
+        let whole = (shift.0.floor(), shift.1.floor());
+        Offset {
+            whole: (whole.0 as i64, whole.1 as i64),
+            part: (shift.0 - whole.0, shift.1 - whole.1),
+        }
+    }
+
+    /// The four pixels (row-major indices) around `(x, y)` moved by the offset in a `w` x `h`
+    /// image, clamped to it, with their weights.
+    fn taps(&self, x: usize, y: usize, w: usize, h: usize) -> [(usize, f32); 4] {
+        let clamp = |v: i64, n: usize| v.clamp(0, n as i64 - 1) as usize;
+        let (x0, y0) = (x as i64 + self.whole.0, y as i64 + self.whole.1);
+        let (xa, xb) = (clamp(x0, w), clamp(x0 + 1, w));
+        let (ya, yb) = (clamp(y0, h) * w, clamp(y0 + 1, h) * w);
+        let (fx, fy) = self.part;
+        [
+            (ya + xa, (1.0 - fx) * (1.0 - fy)),
+            (ya + xb, fx * (1.0 - fy)),
+            (yb + xa, (1.0 - fx) * fy),
+            (yb + xb, fx * fy),
+        ]
+    }
+}
+
 /// A frame's exposure gain and shake against the background.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Motion {
@@ -200,9 +234,14 @@ impl Background {
                 let mut square = vec![0f32; w];
                 for (frame, motion) in frames.iter().zip(motions) {
                     let inverse = 1.0 / motion.gain;
-                    let fy = y as f32 + motion.shift.1;
+                    let offset = Offset::new(motion.shift);
                     for x in 0..w {
-                        let p = sample(frame, x as f32 + motion.shift.0, fy);
+                        let mut p = [0f32; 3];
+                        for (i, k) in offset.taps(x, y, w, h) {
+                            for (o, v) in p.iter_mut().zip(&frame.data[i * 3..i * 3 + 3]) {
+                                *o += f32::from(*v) * k;
+                            }
+                        }
                         for c in 0..3 {
                             let v = p[c] * inverse;
                             mean[x][c] += v / n;
@@ -356,33 +395,24 @@ impl Background {
             f32::from(frame.data[i + 1]) * inverse,
             f32::from(frame.data[i + 2]) * inverse,
         ];
-        let (bx, by) = (x as f32 - motion.shift.0, y as f32 - motion.shift.1);
-        let (bg, sigma) = self.at(bx, by);
+        let (bg, sigma) = self.at(x, y, Offset::new((-motion.shift.0, -motion.shift.1)));
         score(pixel, bg, sigma, CLIPPED * inverse, config)
     }
 
-    /// The background colour at a (fractional) position, bilinearly, and the noise deviation
-    /// of the nearest pixel; positions outside the image take the nearest edge.
-    fn at(&self, x: f32, y: f32) -> ([f32; 3], f32) {
-        let (w, h) = (self.width as usize, self.height as usize);
-        let x = x.clamp(0.0, (w - 1) as f32);
-        let y = y.clamp(0.0, (h - 1) as f32);
-        let (x0, y0) = (x as usize, y as usize);
-        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    /// The background colour at pixel `(x, y)` moved by `offset`, bilinearly, and the noise
+    /// deviation of the nearest pixel; positions outside the image take the nearest edge.
+    fn at(&self, x: usize, y: usize, offset: Offset) -> ([f32; 3], f32) {
+        let taps = offset.taps(x, y, self.width as usize, self.height as usize);
         let mut out = [0f32; 3];
-        for (xx, yy, k) in [
-            (x0, y0, (1.0 - fx) * (1.0 - fy)),
-            (x1, y0, fx * (1.0 - fy)),
-            (x0, y1, (1.0 - fx) * fy),
-            (x1, y1, fx * fy),
-        ] {
-            let m = self.mean[yy * w + xx];
-            for c in 0..3 {
-                out[c] += m[c] * k;
+        for (i, k) in taps {
+            for (o, v) in out.iter_mut().zip(self.mean[i]) {
+                *o += v * k;
             }
         }
-        let nearest = (y.round() as usize).min(h - 1) * w + (x.round() as usize).min(w - 1);
+        let nearest = taps
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(taps[0].0, |t| t.0);
         (out, self.sigma[nearest])
     }
 
@@ -610,31 +640,6 @@ fn coverage(strength: &[f32], w: usize, h: usize) -> (Vec<f32>, Mask) {
 
 /// A level at which a channel of a frame may have clipped.
 const CLIPPED: f32 = 250.0;
-
-/// A frame's colour at a (fractional) position, bilinearly; outside takes the nearest edge.
-fn sample(frame: &RgbImage, x: f32, y: f32) -> [f32; 3] {
-    let (w, h) = (frame.width as usize, frame.height as usize);
-    let x = x.clamp(0.0, (w - 1) as f32);
-    let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x as usize, y as usize);
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let at = |xx: usize, yy: usize| -> [f32; 3] {
-        let i = (yy * w + xx) * 3;
-        [
-            f32::from(frame.data[i]),
-            f32::from(frame.data[i + 1]),
-            f32::from(frame.data[i + 2]),
-        ]
-    };
-    if fx == 0.0 && fy == 0.0 {
-        return at(x0, y0);
-    }
-    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-    let (a, b, c, d) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
-    [0, 1, 2].map(|k| {
-        (a[k] * (1.0 - fx) + b[k] * fx) * (1.0 - fy) + (c[k] * (1.0 - fx) + d[k] * fx) * fy
-    })
-}
 
 /// The mean of each value's 3x3 neighbourhood (edges use the neighbours that exist).
 fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {

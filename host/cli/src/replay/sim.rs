@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use piste_media::calib;
-use piste_media::hull::Bounds;
 use piste_media::sim::{Hazards, Scene, Sim, SimConfig};
 use rayon::prelude::*;
 use serde_json::json;
@@ -95,25 +94,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
             calibration: file,
         });
     }
-    // The volume the athlete moves through, from the truth, with a margin.
-    let mut volume: Option<Bounds> = None;
-    for i in 0..frames {
-        if let Some(b) = sim.truth(i).bounds() {
-            volume = Some(match volume {
-                Some(v) => Bounds {
-                    min: v.min.min(b.min),
-                    max: v.max.max(b.max),
-                },
-                None => b,
-            });
-        }
-    }
-    let volume = volume.context("the athlete never appears")?;
-    let margin = (volume.max - volume.min) * 0.1 + 0.2;
-    let volume = Bounds {
-        min: volume.min - margin,
-        max: volume.max + margin,
-    };
+    let volume = sim.volume().context("the athlete never appears")?;
 
     let progress = progress_bar((frames * cameras.len()) as u64, "rendering", "images");
     for camera in cameras {

@@ -271,7 +271,7 @@ fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 
     let (mut sum, mut weight) = ([0.0f64; 3], 0.0);
     for (angle, image, p) in samples {
         let w = 1.0 / (angle + 1e-3);
-        let c = bilinear(image, p);
+        let c = image.bilinear(p.x, p.y);
         for k in 0..3 {
             sum[k] += c[k] * w;
         }
@@ -281,28 +281,4 @@ fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 
         return [0, 0, 0];
     }
     sum.map(|v| (v / weight).round().clamp(0.0, 255.0) as u8)
-}
-
-fn bilinear(image: &RgbImage, p: DVec2) -> [f64; 3] {
-    let x = p.x.clamp(0.0, f64::from(image.width - 1));
-    let y = p.y.clamp(0.0, f64::from(image.height - 1));
-    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
-    let (x1, y1) = (
-        (x0 + 1).min(image.width - 1),
-        (y0 + 1).min(image.height - 1),
-    );
-    let (fx, fy) = (x - f64::from(x0), y - f64::from(y0));
-    let mut out = [0.0; 3];
-    for (xx, yy, w) in [
-        (x0, y0, (1.0 - fx) * (1.0 - fy)),
-        (x1, y0, fx * (1.0 - fy)),
-        (x0, y1, (1.0 - fx) * fy),
-        (x1, y1, fx * fy),
-    ] {
-        let c = image.pixel(xx, yy);
-        for k in 0..3 {
-            out[k] += f64::from(c[k]) * w;
-        }
-    }
-    out
 }

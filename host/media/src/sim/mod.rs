@@ -408,6 +408,29 @@ impl Sim {
             .collect()
     }
 
+    /// The volume the athlete moves through over the whole clip, from the truth, with a
+    /// margin: the box a replay carves in. `None` if the athlete never appears.
+    pub fn volume(&self) -> Option<Bounds> {
+        let mut volume: Option<Bounds> = None;
+        for i in 0..self.frames() {
+            if let Some(b) = self.truth(i).bounds() {
+                volume = Some(match volume {
+                    Some(v) => Bounds {
+                        min: v.min.min(b.min),
+                        max: v.max.max(b.max),
+                    },
+                    None => b,
+                });
+            }
+        }
+        let volume = volume?;
+        let margin = (volume.max - volume.min) * 0.1 + 0.2;
+        Some(Bounds {
+            min: volume.min - margin,
+            max: volume.max + margin,
+        })
+    }
+
     /// The ground truth at frame `i`.
     pub fn truth(&self, i: usize) -> Truth {
         let time = self.time(i);

@@ -5,7 +5,7 @@
 //! pooled (all intersections over all unions), so a far camera's 40-pixel athlete weighs
 //! what its pixels weigh.
 
-use piste_media::hull::{self, Bounds, Carving, View};
+use piste_media::hull::{self, Carving, View};
 use piste_media::matting::{self, Background, MattingConfig};
 use piste_media::metrics::psnr;
 use piste_media::render::view::{Source, Synthesis};
@@ -100,26 +100,8 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
             Background::learn(&frames, &config).unwrap()
         })
         .collect();
-    // The volume the athlete moves through, as `piste replay sim` writes it.
-    let mut volume: Option<Bounds> = None;
-    for i in 0..sim.frames() {
-        if let Some(b) = sim.truth(i).bounds() {
-            volume = Some(match volume {
-                Some(v) => Bounds {
-                    min: v.min.min(b.min),
-                    max: v.max.max(b.max),
-                },
-                None => b,
-            });
-        }
-    }
-    let volume = volume.expect("the athlete appears");
+    let volume = sim.volume().expect("the athlete appears");
     let plates: Vec<_> = backgrounds.iter().map(Background::plate).collect();
-    let margin = (volume.max - volume.min) * 0.1 + 0.2;
-    let volume = Bounds {
-        min: volume.min - margin,
-        max: volume.max + margin,
-    };
     let carving = Carving {
         resolution: 128,
         tolerance: 0,
