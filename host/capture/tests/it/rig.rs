@@ -102,6 +102,16 @@ fn config(cameras: Vec<CameraSpec>) -> RigConfig {
     }
 }
 
+/// The frame sets from 2.5 s to 0.5 s ago.
+fn last_two_seconds(rig: &Rig) -> piste_capture::Clip {
+    let now = rig.now();
+    rig.cut(
+        now - Duration::from_millis(2500),
+        now - Duration::from_millis(500),
+    )
+    .unwrap()
+}
+
 fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !ok() {
@@ -175,13 +185,7 @@ fn four_outside_senders_over_udp_and_srt_are_in_step_and_faults_are_contained() 
     assert!(!up(&rig, "garbage"), "random bytes make no camera");
 
     // Frame sets of the last two seconds: every camera in step within half a period.
-    let now = rig.now();
-    let clip = rig
-        .cut(
-            now - Duration::from_millis(2500),
-            now - Duration::from_millis(500),
-        )
-        .unwrap();
+    let clip = last_two_seconds(&rig);
     assert_eq!(clip.down, vec!["garbage".to_owned()]);
     let live = 4;
     let complete = clip
@@ -346,13 +350,7 @@ fn an_rtsp_camera_streams_stops_and_comes_back() {
     let up = |rig: &Rig| rig.status().iter().any(|s| s.id == "rtsp" && s.up);
     wait_for(Duration::from_secs(20), "rtsp up", || up(&rig));
     std::thread::sleep(Duration::from_secs(3));
-    let now = rig.now();
-    let clip = rig
-        .cut(
-            now - Duration::from_millis(2500),
-            now - Duration::from_millis(500),
-        )
-        .unwrap();
+    let clip = last_two_seconds(&rig);
     assert!(clip.down.is_empty(), "{:?}", clip.down);
     assert!(clip.sets.len() >= 40, "{} sets in 2 s", clip.sets.len());
     for (_, frame) in clip.sets.iter().flat_map(|s| s.frames.iter().flatten()) {
