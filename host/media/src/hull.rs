@@ -116,7 +116,7 @@ fn carve_with(views: &[View<'_>], bounds: Bounds, carving: Carving, conservative
         .par_iter()
         .map(|&(x, y, z)| {
             let mut out = Vec::new();
-            carver.visit(x, y, z, size, &mut out);
+            carver.visit(x, y, z, size, 0, &mut out);
             out
         })
         .collect();
@@ -201,18 +201,25 @@ struct Carver<'v, 'a> {
 }
 
 impl Carver<'_, '_> {
-    fn visit(&self, x: u32, y: u32, z: u32, size: u32, out: &mut Vec<u32>) {
+    /// Carves a cell. Bit `v` of `inside` says view `v` already saw a parent wholly inside its
+    /// silhouette, so it need not look again (only the first 64 views are remembered).
+    fn visit(&self, x: u32, y: u32, z: u32, size: u32, inside: u64, out: &mut Vec<u32>) {
         let lo = self.min + self.voxel * DVec3::new(f64::from(x), f64::from(y), f64::from(z));
         let hi = lo + self.voxel * f64::from(size);
         if size == 1 && !self.conservative {
-            if self.leaf_occupied((lo + hi) * 0.5) {
+            if self.leaf_occupied((lo + hi) * 0.5, inside) {
                 out.push(x + self.n * (y + self.n * z));
             }
             return;
         }
         let mut outside = 0;
         let mut all_inside = true;
-        for view in self.views {
+        let mut inside = inside;
+        for (v, view) in self.views.iter().enumerate() {
+            let bit = if v < 64 { 1u64 << v } else { 0 };
+            if inside & bit != 0 {
+                continue;
+            }
             match verdict(view, lo, hi) {
                 Verdict::Outside => {
                     outside += 1;
@@ -222,7 +229,7 @@ impl Carver<'_, '_> {
                     }
                 }
                 Verdict::Partly => all_inside = false,
-                Verdict::Inside => {}
+                Verdict::Inside => inside |= bit,
             }
         }
         // A conservative carving reaches here with single voxels that no view rules out; they
@@ -244,7 +251,7 @@ impl Carver<'_, '_> {
         for dz in [0, half] {
             for dy in [0, half] {
                 for dx in [0, half] {
-                    self.visit(x + dx, y + dy, z + dz, half, out);
+                    self.visit(x + dx, y + dy, z + dz, half, inside, out);
                 }
             }
         }
@@ -263,10 +270,14 @@ impl Carver<'_, '_> {
             >= self.min_views as usize
     }
 
-    fn leaf_occupied(&self, center: DVec3) -> bool {
+    /// Whether a voxel centre stays; views flagged in `inside` already hold it.
+    fn leaf_occupied(&self, center: DVec3, inside: u64) -> bool {
         let mut misses = 0;
-        let mut seen = 0;
-        for view in self.views {
+        let mut seen = inside.count_ones();
+        for (v, view) in self.views.iter().enumerate() {
+            if v < 64 && inside & (1 << v) != 0 {
+                continue;
+            }
             let Some(p) = view.camera.project(center) else {
                 continue;
             };
