@@ -38,10 +38,8 @@ fn spawn(program: &str, args: &[String]) -> Sender {
     )
 }
 
-fn gst_udp(port: u16) -> Sender {
-    let pipeline = format!(
-        "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=25/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! mpegtsmux ! udpsink host=127.0.0.1 port={port}"
-    );
+/// `gst-launch-1.0` running a pipeline (its elements separated by single spaces).
+fn gst_launch(pipeline: &str) -> Sender {
     spawn(
         "gst-launch-1.0",
         &["-q".into()]
@@ -51,16 +49,21 @@ fn gst_udp(port: u16) -> Sender {
     )
 }
 
+/// A live test pattern as H.264 in MPEG-TS, sent by `sink`.
+fn gst_mpegts(pattern: &str, sink: &str) -> Sender {
+    gst_launch(&format!(
+        "videotestsrc is-live=true pattern={pattern} ! video/x-raw,width=320,height=180,framerate=25/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! mpegtsmux ! {sink}"
+    ))
+}
+
+fn gst_udp(port: u16) -> Sender {
+    gst_mpegts("ball", &format!("udpsink host=127.0.0.1 port={port}"))
+}
+
 fn gst_srt(port: u16) -> Sender {
-    let pipeline = format!(
-        "videotestsrc is-live=true pattern=smpte ! video/x-raw,width=320,height=180,framerate=25/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! mpegtsmux ! srtsink uri=srt://127.0.0.1:{port}?mode=caller latency=50"
-    );
-    spawn(
-        "gst-launch-1.0",
-        &["-q".into()]
-            .into_iter()
-            .chain(pipeline.split(' ').map(String::from))
-            .collect::<Vec<_>>(),
+    gst_mpegts(
+        "smpte",
+        &format!("srtsink uri=srt://127.0.0.1:{port}?mode=caller latency=50"),
     )
 }
 
