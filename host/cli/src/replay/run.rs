@@ -695,11 +695,7 @@ fn slow_motion(
         .filter_map(|(i, frame, alpha)| {
             let shape = &shapes.iter().find(|(j, _)| j == i)?.1;
             ((from..=to).contains(&shape.t)).then_some(())?;
-            Some(Layer {
-                frame,
-                alpha,
-                at: camera.project(shape.centroid)?,
-            })
+            Some(Layer::new(frame, alpha, camera.project(shape.centroid)?))
         })
         .collect();
     let steps: Vec<(usize, f32)> = (0..layers.len().saturating_sub(1))

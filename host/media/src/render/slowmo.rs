@@ -17,6 +17,26 @@ pub struct Layer<'a> {
     pub alpha: &'a [f32],
     /// The athlete's position, in pixels.
     pub at: DVec2,
+    /// The box (x0, y0, x1, y1) of the non-zero alpha; `None` if it is empty.
+    extent: Option<[usize; 4]>,
+}
+
+impl<'a> Layer<'a> {
+    /// A layer; finds where its alpha is non-zero once, for every frame it enters.
+    pub fn new(frame: &'a RgbImage, alpha: &'a [f32], at: DVec2) -> Self {
+        let w = frame.width as usize;
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for (i, _) in alpha.iter().enumerate().filter(|(_, a)| **a > 0.0) {
+            let (x, y) = (i % w, i / w);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+        }
+        Layer {
+            frame,
+            alpha,
+            at,
+            extent: (x0 != usize::MAX).then_some([x0, y0, x1, y1]),
+        }
+    }
 }
 
 /// The frame `tau` (0 to 1) of the way from `a` to `b`, over the clean `plate`.
@@ -35,7 +55,7 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
     // Each layer moves from where it was to where the athlete is at `tau`.
     let (da, db) = (here - a.at, here - b.at);
     // Where each moved layer can cover anything.
-    let (reach_a, reach_b) = (reach(a, w, da), reach(b, w, db));
+    let (reach_a, reach_b) = (reach(a, da), reach(b, db));
     let mut data = vec![0u8; w * h * 3];
     data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
         for x in 0..w {
@@ -81,20 +101,17 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
     RgbImage::new(plate.width, plate.height, data).expect("rows of the plate's size")
 }
 
-/// The box (x0, y0, x1, y1) of a layer's non-zero alpha moved by `shift`, a pixel wider on
-/// every side for the bilinear taps; `None` if the alpha is empty.
-fn reach(layer: &Layer<'_>, w: usize, shift: DVec2) -> Option<[f64; 4]> {
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for (i, _) in layer.alpha.iter().enumerate().filter(|(_, a)| **a > 0.0) {
-        let (x, y) = (i % w, i / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-    }
-    (x0 != usize::MAX).then_some([
-        x0 as f64 + shift.x - 1.0,
-        y0 as f64 + shift.y - 1.0,
-        x1 as f64 + shift.x + 1.0,
-        y1 as f64 + shift.y + 1.0,
-    ])
+/// The box of a layer's non-zero alpha moved by `shift`, a pixel wider on every side for
+/// the bilinear taps; `None` if the alpha is empty.
+fn reach(layer: &Layer<'_>, shift: DVec2) -> Option<[f64; 4]> {
+    layer.extent.map(|[x0, y0, x1, y1]| {
+        [
+            x0 as f64 + shift.x - 1.0,
+            y0 as f64 + shift.y - 1.0,
+            x1 as f64 + shift.x + 1.0,
+            y1 as f64 + shift.y + 1.0,
+        ]
+    })
 }
 
 /// A layer's colour and alpha at a (fractional) position, bilinearly; nothing outside.
@@ -156,16 +173,8 @@ mod tests {
         let (plate, _) = shot(1000);
         let (fa, aa) = shot(10);
         let (fb, ab) = shot(30);
-        let a = Layer {
-            frame: &fa,
-            alpha: &aa,
-            at: DVec2::new(15.0, 25.0),
-        };
-        let b = Layer {
-            frame: &fb,
-            alpha: &ab,
-            at: DVec2::new(35.0, 25.0),
-        };
+        let a = Layer::new(&fa, &aa, DVec2::new(15.0, 25.0));
+        let b = Layer::new(&fb, &ab, DVec2::new(35.0, 25.0));
         let start = between(&plate, &a, &b, 0.0);
         let differs = start
             .data
