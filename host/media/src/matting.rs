@@ -355,7 +355,7 @@ impl Background {
                 }
             }
         }
-        let (alpha, raw) = coverage(&strength_of, w, h);
+        let (mut alpha, raw) = coverage(&strength_of, w, h);
         // The radii are for a 1280-pixel-wide image: a smaller image shows thinner limbs.
         let scale = (f64::from(self.width) / 1280.0).min(1.0);
         let mask = clean(
@@ -363,7 +363,6 @@ impl Background {
             config.open_radius * scale,
             config.close_radius * scale,
         );
-        let mut alpha = alpha;
         for ((a, m), u) in alpha.iter_mut().zip(&mask.data).zip(&mut unsure.data) {
             // The cleaned mask decides; the score keeps soft edges inside it.
             *a = if *m { a.max(0.5) } else { a.min(0.49) };
