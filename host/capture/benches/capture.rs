@@ -4,7 +4,7 @@
 //! buffer's memory over a long run of 12 cameras (buffered bytes and the process's RSS).
 
 use piste_capture::encode;
-use piste_capture::{CameraSpec, Rig, RigConfig, SourceSpec};
+use piste_capture::{CameraSpec, Decoder, Rig, RigConfig, SourceSpec};
 use piste_media::RgbImage;
 use std::path::Path;
 use std::process::Command;
@@ -146,6 +146,7 @@ fn main() {
         buffer: Duration::from_secs(20),
         memory_bytes: bound,
         down_after: Duration::from_millis(800),
+        decoder: Decoder::Auto,
     })
     .unwrap();
     let rss_before = rss_bytes();

@@ -109,23 +109,24 @@ pub fn still(frame: &RgbImage, format: Still, path: &Path) -> Result<()> {
     encode_with(std::slice::from_ref(frame), 1.0, encoder, path)
 }
 
-/// Pulls every sample out of `sink` until the stream ends; stops at the first error on the
-/// bus (a damaged input) or after `limit`, so a bad stream never hangs the caller.
+/// Hands every sample out of `sink` to `each` as it arrives, until the stream ends; stops at
+/// the first error on the bus (a damaged input), from `each`, or after `limit`, so a bad
+/// stream never hangs the caller. Samples are not held, so no decoder's buffer pool runs dry.
 pub(crate) fn drain(
     pipeline: &gst::Pipeline,
     sink: &gst_app::AppSink,
     limit: Duration,
-) -> std::result::Result<Vec<gst::Sample>, String> {
+    mut each: impl FnMut(&gst::Sample) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
     let bus = pipeline.bus().expect("pipelines have a bus");
     let start = std::time::Instant::now();
-    let mut samples = Vec::new();
     loop {
         if let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(50)) {
-            samples.push(sample);
+            each(&sample)?;
             continue;
         }
         if sink.is_eos() {
-            return Ok(samples);
+            return Ok(());
         }
         if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
             && let gst::MessageView::Error(e) = msg.view()
@@ -138,10 +139,12 @@ pub(crate) fn drain(
     }
 }
 
-/// Copies a decoded RGB sample into an image, row by row (GStreamer pads rows to a stride).
+/// A decoded sample as an RGB image: RGB copied row by row (GStreamer pads rows to a
+/// stride), I420 and NV12 converted with the colour matrix and range their caps name.
 /// Returns its presentation time in nanoseconds too.
 pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, RgbImage), String> {
     use gst_video::prelude::*;
+    use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
     let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
         return Err("a sample without buffer or caps".into());
     };
@@ -149,16 +152,47 @@ pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, R
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
         .map_err(|e| e.to_string())?;
     let (w, h) = (info.width() as usize, info.height() as usize);
-    let stride = frame.plane_stride()[0] as usize;
-    let plane = frame.plane_data(0).map_err(|e| e.to_string())?;
-    let data = if stride == w * 3 {
-        plane[..w * h * 3].to_vec()
-    } else {
-        let mut data = Vec::with_capacity(w * h * 3);
-        for row in 0..h {
-            data.extend_from_slice(&plane[row * stride..row * stride + w * 3]);
+    let strides = frame.plane_stride();
+    let plane = |i: u32| frame.plane_data(i).map_err(|e| e.to_string());
+    let data = match info.format() {
+        VideoFormat::Rgb => {
+            let (stride, rgb) = (strides[0] as usize, plane(0)?);
+            let mut data = Vec::with_capacity(w * h * 3);
+            for row in 0..h {
+                data.extend_from_slice(&rgb[row * stride..][..w * 3]);
+            }
+            data
         }
-        data
+        format @ (VideoFormat::I420 | VideoFormat::Nv12) => {
+            let colorimetry = info.colorimetry();
+            let matrix = match colorimetry.matrix() {
+                VideoColorMatrix::Bt601 => crate::yuv::Matrix::Bt601,
+                VideoColorMatrix::Bt709 => crate::yuv::Matrix::Bt709,
+                // Unstated: what GStreamer assumes, by size.
+                _ if h <= 576 => crate::yuv::Matrix::Bt601,
+                _ => crate::yuv::Matrix::Bt709,
+            };
+            let full = colorimetry.range() == VideoColorRange::Range0_255;
+            let stride = |i: usize| strides[i] as usize;
+            let planes = if format == VideoFormat::Nv12 {
+                crate::yuv::Planes::Nv12 {
+                    y: (plane(0)?, stride(0)),
+                    uv: (plane(1)?, stride(1)),
+                }
+            } else {
+                crate::yuv::Planes::I420 {
+                    y: (plane(0)?, stride(0)),
+                    u: (plane(1)?, stride(1)),
+                    v: (plane(2)?, stride(2)),
+                }
+            };
+            crate::yuv::to_rgb(&planes, w as u32, h as u32, matrix, full)?
+        }
+        other => {
+            return Err(format!(
+                "a decoded frame in {other:?}, not RGB, I420 or NV12"
+            ));
+        }
     };
     let pts = buffer.pts().map_or(0, |t| t.nseconds());
     Ok((
@@ -183,12 +217,12 @@ pub fn decode_file(path: &Path) -> Result<Vec<RgbImage>> {
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| err(e.to_string()))?;
-    let samples = drain(&pipeline, &sink, Duration::from_secs(120));
-    let _ = pipeline.set_state(gst::State::Null);
-    let samples = samples.map_err(|e| err(format!("cannot decode: {e}")))?;
     let mut frames = Vec::new();
-    for sample in &samples {
-        frames.push(sample_to_rgb(sample).map_err(&err)?.1);
-    }
+    let drained = drain(&pipeline, &sink, Duration::from_secs(120), |sample| {
+        frames.push(sample_to_rgb(sample)?.1);
+        Ok(())
+    });
+    let _ = pipeline.set_state(gst::State::Null);
+    drained.map_err(|e| err(format!("cannot decode: {e}")))?;
     Ok(frames)
 }

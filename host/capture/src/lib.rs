@@ -11,15 +11,22 @@
 //! access units) and decodes only what a clip needs, so its memory is the streams' bitrate
 //! times the buffered seconds, within [`RigConfig::memory_bytes`].
 //!
+//! Decoding a cut goes through [`Decoder`]: NVDEC on a box with an NVIDIA GPU, libavcodec
+//! elsewhere. Each camera's decoder is kept open from cut to cut.
+//!
 //! Main types: [`Rig`] (the running ingest), [`ReplayBuffer`] (per-camera access units),
-//! [`Clip`] and [`FrameSet`] (what a cut returns), [`encode`] (MP4, PNG, JPEG), [`probe`].
+//! [`Clip`] and [`FrameSet`] (what a cut returns), [`Decoder`] (NVDEC or the CPU),
+//! [`encode`] (MP4, PNG, JPEG), [`probe`].
 
 mod buffer;
+mod decode;
 pub mod encode;
 mod probe;
 mod rig;
+mod yuv;
 
 pub use buffer::{AccessUnit, CameraStats, ReplayBuffer, group_frame_sets};
+pub use decode::Decoder;
 pub use probe::{Probe, probe};
 pub use rig::{CameraSpec, CameraStatus, Clip, FrameSet, FrameSource, Rig, RigConfig, SourceSpec};
 
@@ -57,6 +64,9 @@ pub enum Error {
         /// What it holds, in words.
         held: String,
     },
+    /// The decoder asked for does not exist on this box.
+    #[error("decoder: {0}")]
+    Decoder(String),
     /// An output file could not be written.
     #[error("{path}: {message}")]
     Output {

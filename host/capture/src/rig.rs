@@ -3,12 +3,12 @@
 //! pipelines with backoff, marks silent cameras down, and keeps the memory bound.
 
 use crate::buffer::{AccessUnit, CameraStats, ReplayBuffer, group_frame_sets};
+use crate::decode::{Decoder, Decoders};
 use crate::{Error, Result};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use piste_media::RgbImage;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,6 +75,8 @@ pub struct RigConfig {
     pub memory_bytes: u64,
     /// A camera that sends nothing for this long is marked down.
     pub down_after: Duration,
+    /// The H.264 decoder that cuts go through.
+    pub decoder: Decoder,
 }
 
 /// A camera's state, for `capture watch`.
@@ -106,9 +108,6 @@ pub struct FrameSet {
     pub frames: Vec<Option<(Duration, Arc<RgbImage>)>>,
 }
 
-/// A decoded frame and its arrival on the rig clock.
-type TimedFrame = (Duration, Arc<RgbImage>);
-
 /// A cut from the buffer.
 #[derive(Clone, Debug)]
 pub struct Clip {
@@ -133,6 +132,10 @@ struct Camera {
 
 struct Shared {
     config: RigConfig,
+    /// `config.decoder`, resolved for this box.
+    decoder: Decoder,
+    /// Every camera's decoding pipeline, kept from cut to cut.
+    decoders: Decoders,
     clock: gst::Clock,
     base: gst::ClockTime,
     cameras: Vec<Mutex<Camera>>,
@@ -150,6 +153,7 @@ impl Shared {
 pub struct Rig {
     shared: Arc<Shared>,
     supervisor: Option<std::thread::JoinHandle<()>>,
+    warmer: Option<std::thread::JoinHandle<()>>,
 }
 
 const H264_TAIL: &str = "h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=au sync=false max-buffers=400 drop=true";
@@ -166,6 +170,8 @@ impl Rig {
     /// naming it; one whose source fails later is retried with backoff.
     pub fn start(config: RigConfig) -> Result<Rig> {
         crate::init()?;
+        let decoder = config.decoder.resolve()?;
+        crate::decode::prepare(decoder);
         let clock = gst::SystemClock::obtain();
         let base = clock.time();
         let mut cameras = Vec::new();
@@ -192,7 +198,9 @@ impl Rig {
             }));
         }
         let shared = Arc::new(Shared {
+            decoders: Decoders::new(decoder, cameras.len()),
             config,
+            decoder,
             clock,
             base,
             cameras,
@@ -209,10 +217,24 @@ impl Rig {
                 what: "rig supervisor".into(),
                 message: e.to_string(),
             })?;
+        let s = shared.clone();
+        let warmer = std::thread::Builder::new()
+            .name("rig-decoders".into())
+            .spawn(move || warm_decoders(&s))
+            .map_err(|e| Error::Pipeline {
+                what: "rig decoders".into(),
+                message: e.to_string(),
+            })?;
         Ok(Rig {
             shared,
             supervisor: Some(supervisor),
+            warmer: Some(warmer),
         })
+    }
+
+    /// The decoder that cuts go through on this box.
+    pub fn decoder(&self) -> Decoder {
+        self.shared.decoder
     }
 
     /// The rig clock: time since the rig started.
@@ -262,36 +284,7 @@ impl Rig {
             }
             units.push(c.buffer.range(t0, t1));
         }
-        // As many decoders at once as there are cores, each single-threaded: a dozen
-        // multi-threaded decoders on two cores spend their time switching.
-        let workers = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(units.len().max(1));
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Mutex<Option<Result<Vec<TimedFrame>>>>> =
-            units.iter().map(|_| Mutex::new(None)).collect();
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let c = next.fetch_add(1, Ordering::SeqCst);
-                        if c >= units.len() {
-                            break;
-                        }
-                        let r = decode_units(&ids[c], &units[c], t0, t1);
-                        *results[c].lock().expect("result lock") = Some(r);
-                    }
-                });
-            }
-        });
-        let decoded: Vec<Result<Vec<TimedFrame>>> = results
-            .into_iter()
-            .map(|r| {
-                r.into_inner()
-                    .expect("result lock")
-                    .expect("every camera decoded")
-            })
-            .collect();
+        let decoded = self.shared.decoders.decode(&ids, &units, t0, t1);
         let mut per_camera = Vec::new();
         for (frames, id) in decoded.into_iter().zip(&ids) {
             let frames = frames?;
@@ -339,7 +332,10 @@ impl Rig {
 
     fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.supervisor.take() {
+        for h in [self.supervisor.take(), self.warmer.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = h.join();
         }
         for c in &self.shared.cameras {
@@ -484,6 +480,30 @@ fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>)
 
 /// Watches the pipelines: restarts failed ones with backoff, marks silent cameras down and
 /// back up, and keeps the buffer within its memory bound.
+/// Opens every camera's decoder in the background once a second of the camera is in, by
+/// decoding that second, so that the first cut is as quick as the next: NVDEC takes about
+/// half a second to open, and its frame pool grows to a cut's size only by use.
+fn warm_decoders(shared: &Arc<Shared>) {
+    let second = Duration::from_secs(1);
+    let mut warm = vec![false; shared.cameras.len()];
+    while !shared.stop.load(Ordering::SeqCst) && warm.contains(&false) {
+        std::thread::sleep(Duration::from_millis(100));
+        for (c, warm) in warm.iter_mut().enumerate().filter(|(_, w)| !**w) {
+            let units = {
+                let cam = shared.cameras[c].lock().expect("camera lock");
+                match cam.buffer.held() {
+                    Some((_, newest)) if cam.buffer.span() >= second => {
+                        cam.buffer.range(newest - second, newest)
+                    }
+                    _ => continue,
+                }
+            };
+            shared.decoders.warm(c, &units);
+            *warm = true;
+        }
+    }
+}
+
 fn supervise(shared: &Arc<Shared>) {
     let tick = Duration::from_millis(100);
     while !shared.stop.load(Ordering::SeqCst) {
@@ -555,71 +575,4 @@ fn supervise(shared: &Arc<Shared>) {
             }
         }
     }
-}
-
-/// Decodes access units and returns the frames whose arrival is within `[t0, t1]`.
-fn decode_units(
-    id: &str,
-    units: &[AccessUnit],
-    t0: Duration,
-    t1: Duration,
-) -> Result<Vec<(Duration, Arc<RgbImage>)>> {
-    if units.is_empty() {
-        return Ok(Vec::new());
-    }
-    let err = |message: String| Error::Pipeline {
-        what: format!("decoding camera {id}"),
-        message,
-    };
-    let pipeline = crate::launch("appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au ! h264parse ! avdec_h264 max-threads=1 ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",).map_err(err)?;
-    let src = crate::element::<gst_app::AppSrc>(&pipeline, "src");
-    let sink = crate::element::<gst_app::AppSink>(&pipeline, "sink");
-    src.set_max_bytes(0);
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| err(e.to_string()))?;
-    let feeder = {
-        let units = units.to_vec();
-        let src = src.clone();
-        std::thread::spawn(move || {
-            let mut map = HashMap::new();
-            for u in &units {
-                let pts = u.pts.unwrap_or(u.t);
-                map.insert(pts.as_nanos() as u64, u.t);
-                let mut b = gst::Buffer::from_slice(u.data.clone());
-                let bm = b.get_mut().expect("fresh");
-                bm.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
-                if let Some(d) = u.dts {
-                    bm.set_dts(gst::ClockTime::from_nseconds(d.as_nanos() as u64));
-                }
-                if !u.key {
-                    bm.set_flags(gst::BufferFlags::DELTA_UNIT);
-                }
-                if src.push_buffer(b).is_err() {
-                    break;
-                }
-            }
-            let _ = src.end_of_stream();
-            map
-        })
-    };
-    let mut frames = Vec::new();
-    let mut pending: Vec<(u64, RgbImage)> = Vec::new();
-    let samples = crate::encode::drain(&pipeline, &sink, Duration::from_secs(60));
-    let _ = pipeline.set_state(gst::State::Null);
-    for sample in &samples.map_err(err)? {
-        pending.push(crate::encode::sample_to_rgb(sample).map_err(err)?);
-    }
-    // Decoded frames come out by presentation time; map it back to arrival on the rig clock.
-    let arrival: HashMap<u64, Duration> = feeder.join().expect("feeder thread");
-    for (pts, image) in pending {
-        if let Some(&t) = arrival.get(&pts)
-            && t >= t0
-            && t <= t1
-        {
-            frames.push((t, Arc::new(image)));
-        }
-    }
-    frames.sort_by_key(|(t, _)| *t);
-    Ok(frames)
 }

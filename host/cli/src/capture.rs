@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use piste_capture::{CameraSpec, FrameSource, Rig, RigConfig, SourceSpec};
+use piste_capture::{CameraSpec, Decoder, FrameSource, Rig, RigConfig, SourceSpec};
 use piste_media::sim::{Scene, Sim, SimConfig};
 use piste_media::{RgbImage, calib};
 use serde::Deserialize;
@@ -64,6 +64,8 @@ struct Venue {
     memory_mb: u64,
     #[serde(default = "default_down")]
     down_after_ms: u64,
+    #[serde(default = "default_decoder")]
+    decoder: String,
     #[serde(default)]
     sim: Option<SimSection>,
     #[serde(rename = "camera")]
@@ -81,6 +83,9 @@ fn default_memory() -> u64 {
 }
 fn default_down() -> u64 {
     800
+}
+fn default_decoder() -> String {
+    "auto".into()
 }
 
 /// The simulator behind `sim:` sources.
@@ -167,6 +172,10 @@ fn load(path: &Path) -> Result<Loaded> {
             venue.fps
         );
     }
+    let decoder: Decoder = venue
+        .decoder
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: decoder: {e}", path.display()))?;
     let n_sim = venue
         .cameras
         .iter()
@@ -260,6 +269,7 @@ fn load(path: &Path) -> Result<Loaded> {
             buffer: Duration::from_secs_f64(venue.buffer_seconds),
             memory_bytes: venue.memory_mb << 20,
             down_after: Duration::from_millis(venue.down_after_ms),
+            decoder,
         },
         calibrations,
         sim_loop: sim.map(|s| s.frames()),
@@ -297,7 +307,12 @@ pub fn run(cmd: CaptureCommand) -> Result<()> {
             let loaded = load(&venue)?;
             let rig = Rig::start(loaded.config)?;
             let start = Instant::now();
-            println!("venue {} · {} cameras", loaded.name, rig.status().len());
+            println!(
+                "venue {} · {} cameras · cuts decode on {}",
+                loaded.name,
+                rig.status().len(),
+                rig.decoder().name()
+            );
             loop {
                 std::thread::sleep(Duration::from_secs(1));
                 println!(
@@ -340,6 +355,7 @@ pub fn run(cmd: CaptureCommand) -> Result<()> {
             }
             let period = Duration::from_secs_f64(1.0 / fps);
             let rig = Rig::start(loaded.config)?;
+            eprintln!("cuts decode on {}", rig.decoder().name());
             let mut from = wait_up(&rig, Duration::from_secs(15));
             if let Some(n) = loaded.sim_loop {
                 // Simulated cameras loop over their clip: start at the top of a loop, so the

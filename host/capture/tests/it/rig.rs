@@ -2,7 +2,7 @@
 //! streaming MPEG-TS over UDP and SRT on loopback, GStreamer's RTSP server, plus a
 //! program's frames through appsrc.
 
-use piste_capture::{CameraSpec, FrameSource, Rig, RigConfig, SourceSpec};
+use piste_capture::{CameraSpec, Decoder, FrameSource, Rig, RigConfig, SourceSpec};
 use piste_media::RgbImage;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -102,6 +102,7 @@ fn config(cameras: Vec<CameraSpec>) -> RigConfig {
         buffer: Duration::from_secs(6),
         memory_bytes: 256 << 20,
         down_after: Duration::from_millis(700),
+        decoder: Decoder::Auto,
     }
 }
 
@@ -320,6 +321,40 @@ fn a_source_that_does_not_parse_names_its_camera() {
     }];
     let err = Rig::start(config(cams)).err().unwrap().to_string();
     assert!(err.contains("cam-7") && err.contains("udpsrc"), "{err}");
+}
+
+#[test]
+fn the_decoder_is_nvdec_exactly_where_the_box_has_one() {
+    piste_capture::init().unwrap();
+    let has_nvdec = gstreamer::ElementFactory::find("nvh264dec").is_some();
+    let auto = Decoder::Auto.resolve().unwrap();
+    assert_eq!(
+        auto,
+        if has_nvdec {
+            Decoder::Nvdec
+        } else {
+            Decoder::Software
+        }
+    );
+    assert_eq!(Decoder::Software.resolve().unwrap(), Decoder::Software);
+    match Decoder::Nvdec.resolve() {
+        Ok(d) => assert!(has_nvdec && d == Decoder::Nvdec),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(
+                !has_nvdec && e.contains("nvdec") && e.contains("no NVIDIA GPU"),
+                "{e}"
+            );
+        }
+    }
+    for d in [Decoder::Auto, Decoder::Software, Decoder::Nvdec] {
+        assert_eq!(d.name().parse::<Decoder>().unwrap(), d);
+    }
+    let e = "nvenc".parse::<Decoder>().unwrap_err();
+    assert!(
+        e.contains("nvenc") && e.contains("auto, software or nvdec"),
+        "{e}"
+    );
 }
 
 fn free_tcp_port() -> u16 {

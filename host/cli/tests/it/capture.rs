@@ -181,6 +181,10 @@ fn venue_mistakes_name_the_camera_and_the_field() {
         "venue = \"x\"\n[[camera]]\nid = \"a\"\nsource = \"sim:\"\n",
         &["[sim]"],
     );
+    check(
+        "venue = \"x\"\ndecoder = \"nvenc\"\n[[camera]]\nid = \"a\"\nsource = \"sim:\"\n",
+        &["decoder", "\"nvenc\"", "auto, software or nvdec"],
+    );
 }
 
 #[test]
