@@ -209,7 +209,8 @@ pub fn decode_file(path: &Path) -> Result<Vec<RgbImage>> {
         .to_str()
         .ok_or_else(|| err("the path is not UTF-8".into()))?;
     let description = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        "filesrc location=\"{}\" ! decodebin ! videoconvert \
+         ! video/x-raw,format={{RGB,I420,NV12}} ! appsink name=sink sync=false",
         location.replace('"', "\\\"")
     );
     let pipeline = crate::launch(&description).map_err(&err)?;
