@@ -93,6 +93,15 @@ pub struct Camera {
 }
 
 impl Camera {
+    /// The camera with its image moved by `(dx, dy)` pixels, a shift of the principal
+    /// point: how a camera shaken by that much saw its frame.
+    pub fn moved_by(&self, dx: f64, dy: f64) -> Camera {
+        let mut camera = self.clone();
+        camera.k.z_axis.x += dx;
+        camera.k.z_axis.y += dy;
+        camera
+    }
+
     /// The camera's centre in world coordinates, `-Rᵀ t`.
     pub fn center(&self) -> DVec3 {
         -(self.r.transpose() * self.t)

@@ -135,6 +135,10 @@ pub struct Background {
     luma: Vec<f32>,
 }
 
+/// How much better than no shift a whole shift must align a frame to be taken: within this
+/// factor of its cost, no shift is the likelier answer.
+const STILL_MARGIN: f32 = 1.02;
+
 /// The smallest noise deviation assumed, in 8-bit units (one lead-in frame measures none).
 const SIGMA_FLOOR: f32 = 2.5;
 
@@ -267,7 +271,7 @@ impl Background {
         // the samples.
         let variance = box3(&variance, w, h);
         let sigma = variance.iter().map(|v| v.sqrt().max(SIGMA_FLOOR)).collect();
-        let luma = mean.iter().map(|m| luma(*m)).collect();
+        let luma: Vec<f32> = mean.iter().map(|m| luma(*m)).collect();
         Background {
             width: w as u32,
             height: h as u32,
@@ -425,9 +429,10 @@ impl Background {
         Motion { gain, shift }
     }
 
-    /// Finds the camera shake: the shift that best aligns the frame with the background,
-    /// searched coarse to fine on sparse grids of pixels, to a fraction of a pixel by a
-    /// parabola through the costs around the best whole shift.
+    /// Finds the camera shake: the shift `d` with `frame(p) ≈ gain · background(p − d)`. The
+    /// whole shift is searched on a sparse grid of pixels; where it does not beat no shift
+    /// clearly (a background with little texture), no shift is the start. From there
+    /// Lucas–Kanade finds the shift to a fraction of a pixel.
     fn register(&self, frame: &RgbImage, max: i32, gain: f32) -> (f32, f32) {
         if max == 0 {
             return (0.0, 0.0);
@@ -449,53 +454,35 @@ impl Background {
             }
             cost
         };
-        let mut best = ((0, 0), f32::INFINITY);
+        let (mut best, mut still) = (((0, 0), f32::INFINITY), f32::INFINITY);
         for dy in -max..=max {
             for dx in -max..=max {
                 let c = cost(dx, dy, 12);
+                if (dx, dy) == (0, 0) {
+                    still = c;
+                }
                 if c < best.1 {
                     best = ((dx, dy), c);
                 }
             }
         }
-        // Refine on a denser grid around the coarse answer.
-        let (cx, cy) = best.0;
-        let mut costs = [[0f32; 3]; 3];
-        let mut fine = ((cx, cy), f32::INFINITY);
-        for (j, dy) in (cy - 1..=cy + 1).enumerate() {
-            for (i, dx) in (cx - 1..=cx + 1).enumerate() {
-                let c = if dx.abs() <= max + 1 && dy.abs() <= max + 1 {
-                    cost(dx, dy, 4)
-                } else {
-                    f32::INFINITY
-                };
-                costs[j][i] = c;
-                if c < fine.1 {
-                    fine = ((dx, dy), c);
-                }
-            }
-        }
-        let (bx, by) = fine.0;
-        let (i, j) = ((bx - cx + 1) as usize, (by - cy + 1) as usize);
-        let vertex = |minus: f32, here: f32, plus: f32| -> f32 {
-            let curve = minus - 2.0 * here + plus;
-            if curve.is_finite() && curve > 0.0 {
-                (0.5 * (minus - plus) / curve).clamp(-0.5, 0.5)
-            } else {
-                0.0
-            }
-        };
-        let sub_x = if i == 1 {
-            vertex(costs[j][0], costs[j][1], costs[j][2])
+        let start = if still <= best.1 * STILL_MARGIN {
+            (0.0, 0.0)
         } else {
-            0.0
+            (best.0.0 as f32, best.0.1 as f32)
         };
-        let sub_y = if j == 1 {
-            vertex(costs[0][i], costs[1][i], costs[2][i])
-        } else {
-            0.0
-        };
-        (bx as f32 + sub_x, by as f32 + sub_y)
+        let (w, h) = (w as usize, h as usize);
+        let scale = 1.0 / gain;
+        let d = lucas_kanade(
+            &self.luma,
+            (w, h),
+            |(x, y)| frame_luma(frame, y * w + x) * scale,
+            6,
+            start,
+            4,
+        );
+        let limit = max as f32 + 1.0;
+        (d.0.clamp(-limit, limit), d.1.clamp(-limit, limit))
     }
 
     /// The exposure gain: the median ratio of frame to background brightness.
@@ -696,6 +683,92 @@ pub fn settle(
     (hull, permissive)
 }
 
+/// Where each camera pointed at each frame. Registration measures a frame's shake against
+/// the background learned from the lead-in, which sits where the lead-in frames happened to
+/// point; a camera shakes about its calibrated pose, so the mean over the frames so far
+/// stands for the calibration, and a frame's camera is the calibration moved by its shake
+/// less that mean.
+pub struct Shake {
+    cameras: Vec<Sway>,
+}
+
+/// One camera's shakes so far: how many, their sum and the sum of their squared lengths.
+#[derive(Clone, Default)]
+struct Sway {
+    frames: f64,
+    sum: DVec2,
+    squares: f64,
+}
+
+impl Sway {
+    fn mean(&self) -> DVec2 {
+        if self.frames == 0.0 {
+            DVec2::ZERO
+        } else {
+            self.sum / self.frames
+        }
+    }
+
+    /// Whether a shake lies where this camera's shakes have been: one far off is
+    /// registration locked on something else (a moving crowd, a repeating pattern).
+    fn plausible(&self, shake: DVec2) -> bool {
+        if self.frames < 3.0 {
+            return true;
+        }
+        let mean = self.mean();
+        let spread = (self.squares / self.frames - mean.length_squared())
+            .max(0.0)
+            .sqrt();
+        shake.distance(mean) <= (3.0 * spread).max(1.5)
+    }
+}
+
+impl Shake {
+    /// No frames counted yet, for `cameras` cameras.
+    pub fn new(cameras: usize) -> Shake {
+        Shake {
+            cameras: vec![Sway::default(); cameras],
+        }
+    }
+
+    /// Counts a frame's shakes (not those far off the camera's usual ones), then returns its
+    /// cameras.
+    pub fn track(&mut self, nominal: &[Camera], mattes: &[Matte]) -> Vec<Camera> {
+        for (sway, matte) in self.cameras.iter_mut().zip(mattes) {
+            let shake = shake_of(matte);
+            if sway.plausible(shake) {
+                sway.frames += 1.0;
+                sway.sum += shake;
+                sway.squares += shake.length_squared();
+            }
+        }
+        self.cameras(nominal, mattes)
+    }
+
+    /// A frame's cameras, from the shakes counted so far; a camera whose shake is far off
+    /// its usual ones keeps its calibration.
+    pub fn cameras(&self, nominal: &[Camera], mattes: &[Matte]) -> Vec<Camera> {
+        nominal
+            .iter()
+            .zip(mattes)
+            .zip(&self.cameras)
+            .map(|((camera, matte), sway)| {
+                let shake = shake_of(matte);
+                let moved = if sway.plausible(shake) {
+                    shake - sway.mean()
+                } else {
+                    DVec2::ZERO
+                };
+                camera.moved_by(moved.x, moved.y)
+            })
+            .collect()
+    }
+}
+
+fn shake_of(matte: &Matte) -> DVec2 {
+    DVec2::new(f64::from(matte.shift.0), f64::from(matte.shift.1))
+}
+
 /// Opening then closing, computed only in the box around the set pixels (the athlete is a
 /// small part of a venue camera's image).
 fn clean(raw: &Mask, open: f64, close: f64) -> Mask {
@@ -726,6 +799,77 @@ fn clean(raw: &Mask, open: f64, close: f64) -> Mask {
     }
     out
 }
+
+/// Lucas–Kanade: the shift `d` that makes `frame(p) ≈ back(p − d)` over a grid of every
+/// `step`-th pixel, from `start`, in at most `iterations` Gauss–Newton steps on `back`'s
+/// gradients. Pixels that differ by more than [`ALIGN_OUTLIER`] (the athlete, glare) are
+/// left out of a step; a little damping keeps a textureless axis where it was.
+fn lucas_kanade(
+    back: &[f32],
+    (w, h): (usize, usize),
+    frame: impl Fn((usize, usize)) -> f32,
+    step: usize,
+    start: (f32, f32),
+    iterations: usize,
+) -> (f32, f32) {
+    let mut d = start;
+    let margin = 2 + d.0.abs().max(d.1.abs()).ceil() as usize + 2;
+    if w <= 2 * margin || h <= 2 * margin {
+        return start;
+    }
+    let b = |x: usize, y: usize| back[y * w + x];
+    for _ in 0..iterations {
+        let (mut hxx, mut hxy, mut hyy, mut ex, mut ey, mut n) =
+            (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+        for y in (margin..h - margin).step_by(step) {
+            for x in (margin..w - margin).step_by(step) {
+                // The background at p − d, bilinear, and its gradient at the nearest pixel.
+                let (sx, sy) = (x as f32 - d.0, y as f32 - d.1);
+                let (x0, y0) = (sx.floor(), sy.floor());
+                let (fx, fy) = (sx - x0, sy - y0);
+                let (x0, y0) = (x0 as usize, y0 as usize);
+                let value = (b(x0, y0) * (1.0 - fx) + b(x0 + 1, y0) * fx) * (1.0 - fy)
+                    + (b(x0, y0 + 1) * (1.0 - fx) + b(x0 + 1, y0 + 1) * fx) * fy;
+                let (nx, ny) = (sx.round() as usize, sy.round() as usize);
+                let gx = f64::from(b(nx + 1, ny) - b(nx - 1, ny)) * 0.5;
+                let gy = f64::from(b(nx, ny + 1) - b(nx, ny - 1)) * 0.5;
+                let r = frame((x, y)) - value;
+                if r.abs() > ALIGN_OUTLIER {
+                    continue;
+                }
+                let r = f64::from(r);
+                hxx += gx * gx;
+                hxy += gx * gy;
+                hyy += gy * gy;
+                ex += gx * r;
+                ey += gy * r;
+                n += 1.0;
+            }
+        }
+        if n == 0.0 {
+            break;
+        }
+        // frame ≈ back(p − d − δ) ≈ back(p − d) − ∇back · δ, so H δ = −Σ ∇back r.
+        let damping = 0.05 * n;
+        let (hxx, hyy) = (hxx + damping, hyy + damping);
+        let det = hxx * hyy - hxy * hxy;
+        let dx = -(hyy * ex - hxy * ey) / det;
+        let dy = -(hxx * ey - hxy * ex) / det;
+        let limit = (margin - 2) as f32;
+        d = (
+            (d.0 + dx as f32).clamp(-limit, limit),
+            (d.1 + dy as f32).clamp(-limit, limit),
+        );
+        if dx.abs().max(dy.abs()) < 0.01 {
+            break;
+        }
+    }
+    d
+}
+
+/// A pixel's difference from the background, in 8-bit luma, past which registration leaves
+/// it out (the athlete, glare, spray).
+const ALIGN_OUTLIER: f32 = 20.0;
 
 fn frame_luma(frame: &RgbImage, i: usize) -> f32 {
     let p = &frame.data[i * 3..i * 3 + 3];

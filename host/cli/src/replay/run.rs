@@ -341,6 +341,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let progress = progress_bar((meta.frames - meta.lead_in) as u64, "matte+hull", "frames");
     let mut health = Health::new(n_cams);
+    let mut shake = matting::Shake::new(n_cams);
     let mut shapes = Vec::new();
     let mut slice_frames = Vec::new();
     let mut mask_ious = Vec::new();
@@ -362,8 +363,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         }
         let t = Instant::now();
+        let seen = shake.track(&clip.cameras, &mattes);
         let (frame_hull, permissive) =
-            matting::settle(&clip.cameras, &mut mattes, &health.live, bounds, carving);
+            matting::settle(&seen, &mut mattes, &health.live, bounds, carving);
         hull_time += t.elapsed();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
             shapes.push((i, shape));
@@ -379,7 +381,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if let Some(truth) = clip.truth_occupancy(i) {
             // Quality: the same views carved on the truth's own grid.
             let (grid, truth) = truth?;
-            let views = matting::live_views(&clip.cameras, &permissive, &health.live);
+            let views = matting::live_views(&seen, &permissive, &health.live);
             let ours = hull::carve(
                 &views,
                 grid,
@@ -433,9 +435,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
     let (key_frames, mut key_mattes): (Vec<RgbImage>, Vec<Matte>) =
         matte_frame(key)?.into_iter().unzip();
+    let key_cameras = shake.cameras(&clip.cameras, &key_mattes);
     let key_hull = timings.time("key instant hull", || {
         Ok(matting::settle(
-            &clip.cameras,
+            &key_cameras,
             &mut key_mattes,
             &health.live,
             bounds,
@@ -458,7 +461,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (0..n_cams)
             .filter(|c| Some(*c) != skip)
             .map(|c| Source {
-                camera: &clip.cameras[c],
+                camera: &key_cameras[c],
                 frame: &key_frames[c],
                 background: &plates[c],
                 mask: Some(&key_mattes[c].mask),
@@ -541,16 +544,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].mask)?;
 
-    // A held-out camera rendered from the others, against its own frame.
+    // A held-out camera rendered from the others, against its own frame (both as the
+    // camera saw it, shake included).
     let held_out = n_cams / 2;
     let psnr = timings.time("held-out view", || {
         let views: Vec<_> = (0..n_cams)
             .filter(|c| *c != held_out && health.live[*c])
-            .map(|c| hull::View::new(&clip.cameras[c], &key_mattes[c].mask))
+            .map(|c| hull::View::new(&key_cameras[c], &key_mattes[c].mask))
             .collect();
         let hull = hull::carve_tracked(&views, bounds, carving);
         let rendered = Synthesis::new(&hull, sources(Some(held_out)))
-            .render(&clip.cameras[held_out], meta.ground_z);
+            .render(&key_cameras[held_out], meta.ground_z);
         write_png(&args.out.join("held_out.png"), &rendered)?;
         Ok(metrics::psnr(&rendered, &key_frames[held_out]))
     })?;

@@ -108,6 +108,7 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
         min_views: (CAMERAS / 2) as u32,
     };
     let mut scores = Scores::default();
+    let mut shake = matting::Shake::new(CAMERAS);
     let sampled: Vec<usize> = (LEAD_IN..sim.frames()).step_by(STEP).collect();
     let middle = sampled[sampled.len() / 2];
     for i in sampled {
@@ -117,13 +118,9 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
             .zip(&backgrounds)
             .map(|(f, b)| b.matte(&f.image, &config))
             .collect();
-        let (_, permissive) = matting::settle(
-            sim.cameras(),
-            &mut mattes,
-            &[true; CAMERAS],
-            volume,
-            carving,
-        );
+        let seen = shake.track(sim.cameras(), &mattes);
+        let (_, permissive) =
+            matting::settle(&seen, &mut mattes, &[true; CAMERAS], volume, carving);
         for (matte, frame) in mattes.iter().zip(&frames) {
             for (a, b) in matte.mask.data.iter().zip(&frame.mask.data) {
                 scores.inter += usize::from(*a && *b);
@@ -132,7 +129,7 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
         }
         let truth = sim.truth(i);
         if let Some(grid) = truth.grid() {
-            let views = matting::live_views(sim.cameras(), &permissive, &[true; CAMERAS]);
+            let views = matting::live_views(&seen, &permissive, &[true; CAMERAS]);
             let ours = hull::carve(&views, grid, carving);
             let occupied = truth.occupancy(grid, carving.resolution);
             let (mut inter, mut union) = (0, 0);
@@ -150,19 +147,19 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
             let others: Vec<usize> = (0..CAMERAS).filter(|c| *c != held).collect();
             let views: Vec<View<'_>> = others
                 .iter()
-                .map(|&c| View::new(&sim.cameras()[c], &mattes[c].mask))
+                .map(|&c| View::new(&seen[c], &mattes[c].mask))
                 .collect();
             let hull = hull::carve_tracked(&views, volume, carving);
             let sources = others
                 .iter()
                 .map(|&c| Source {
-                    camera: &sim.cameras()[c],
+                    camera: &seen[c],
                     frame: &frames[c].image,
                     background: &plates[c],
                     mask: Some(&mattes[c].mask),
                 })
                 .collect();
-            let rendered = Synthesis::new(&hull, sources).render(&sim.cameras()[held], Some(0.0));
+            let rendered = Synthesis::new(&hull, sources).render(&seen[held], Some(0.0));
             scores.psnr.push(psnr(&rendered, &frames[held].image));
         }
     }
