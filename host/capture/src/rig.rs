@@ -209,22 +209,8 @@ impl Rig {
         for i in 0..shared.cameras.len() {
             start_camera(&shared, i);
         }
-        let s = shared.clone();
-        let supervisor = std::thread::Builder::new()
-            .name("rig-supervisor".into())
-            .spawn(move || supervise(&s))
-            .map_err(|e| Error::Pipeline {
-                what: "rig supervisor".into(),
-                message: e.to_string(),
-            })?;
-        let s = shared.clone();
-        let warmer = std::thread::Builder::new()
-            .name("rig-decoders".into())
-            .spawn(move || warm_decoders(&s))
-            .map_err(|e| Error::Pipeline {
-                what: "rig decoders".into(),
-                message: e.to_string(),
-            })?;
+        let supervisor = spawn(&shared, "rig-supervisor", supervise)?;
+        let warmer = spawn(&shared, "rig-decoders", warm_decoders)?;
         Ok(Rig {
             shared,
             supervisor: Some(supervisor),
@@ -480,6 +466,22 @@ fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>)
 
 /// Watches the pipelines: restarts failed ones with backoff, marks silent cameras down and
 /// back up, and keeps the buffer within its memory bound.
+/// Runs `work` on the rig in a thread of its own, named `name`.
+fn spawn(
+    shared: &Arc<Shared>,
+    name: &str,
+    work: fn(&Arc<Shared>),
+) -> Result<std::thread::JoinHandle<()>> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || work(&shared))
+        .map_err(|e| Error::Pipeline {
+            what: name.into(),
+            message: e.to_string(),
+        })
+}
+
 /// Opens every camera's decoder in the background once a second of the camera is in, by
 /// decoding that second, so that the first cut is as quick as the next: NVDEC takes about
 /// half a second to open, and its frame pool grows to a cut's size only by use.
