@@ -20,8 +20,9 @@ pub enum Decoder {
     Auto,
     /// libavcodec on the CPU (`avdec_h264`), one single-threaded decoder per core.
     Software,
-    /// The GPU's video decoder (`nvh264dec`), colour converted on the GPU (`cudaconvert`);
-    /// every camera decodes at once.
+    /// The GPU's video decoder (`nvh264dec`), colours converted on the GPU where
+    /// `cudaconvert` works and on the decoding thread otherwise; every camera decodes at
+    /// once.
     Nvdec,
 }
 
@@ -157,6 +158,11 @@ impl Decoders {
         }
     }
 
+    /// The decoder, resolved for this box.
+    pub(crate) fn decoder(&self) -> Decoder {
+        self.decoder
+    }
+
     /// Decodes every camera's access units, as many cameras at once as the decoder allows,
     /// and returns each camera's frames whose arrival is within `[t0, t1]`.
     pub(crate) fn decode(
@@ -224,23 +230,26 @@ impl Decoders {
             Some(pipe) => pipe,
             None => Pipe::new(self.decoder).map_err(err)?,
         };
-        let mut decoded = Vec::new();
-        let arrival = pipe
-            .decode(units, |sample| {
-                decoded.push(crate::encode::sample_to_rgb(sample)?);
-                Ok(())
-            })
-            .map_err(err)?;
-        *slot = Some(pipe);
         // Decoded frames come out by presentation time; map it back to arrival on the rig
-        // clock.
-        let mut frames: Vec<TimedFrame> = decoded
-            .into_iter()
-            .filter_map(|(pts, image)| {
-                let t = *arrival.get(&pts)?;
-                (t >= t0 && t <= t1).then(|| (t, Arc::new(image)))
-            })
+        // clock, and convert only the frames the cut keeps (not those from the key frame
+        // before it).
+        let arrival: HashMap<u64, Duration> = units
+            .iter()
+            .map(|u| (presentation(u).as_nanos() as u64, u.t))
             .collect();
+        let mut frames: Vec<TimedFrame> = Vec::new();
+        pipe.decode(units, |sample| {
+            let pts = sample.buffer().and_then(|b| b.pts()).map(|t| t.nseconds());
+            if let Some(&t) = pts.and_then(|pts| arrival.get(&pts))
+                && t >= t0
+                && t <= t1
+            {
+                frames.push((t, Arc::new(crate::encode::sample_to_rgb(sample)?)));
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+        *slot = Some(pipe);
         frames.sort_by_key(|(t, _)| *t);
         Ok(frames)
     }
@@ -288,16 +297,14 @@ impl Pipe {
     }
 
     /// Pushes `units` and the end of the stream, hands every decoded sample to `each`, then
-    /// flushes. Returns the arrival on the rig clock of each presentation time pushed.
+    /// flushes.
     fn decode(
         &self,
         units: &[AccessUnit],
         each: impl FnMut(&gst::Sample) -> std::result::Result<(), String>,
-    ) -> std::result::Result<HashMap<u64, Duration>, String> {
-        let mut arrival = HashMap::new();
+    ) -> std::result::Result<(), String> {
         for u in units {
-            let pts = u.pts.unwrap_or(u.t);
-            arrival.insert(pts.as_nanos() as u64, u.t);
+            let pts = presentation(u);
             let mut b = gst::Buffer::from_slice(u.data.clone());
             let bm = b.get_mut().expect("fresh");
             bm.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
@@ -321,9 +328,13 @@ impl Pipe {
         while bus.pop().is_some() {}
         self.pipeline
             .seek_simple(gst::SeekFlags::FLUSH, gst::ClockTime::ZERO)
-            .map_err(|e| format!("cannot flush the decoder for the next cut: {e}"))?;
-        Ok(arrival)
+            .map_err(|e| format!("cannot flush the decoder for the next cut: {e}"))
     }
+}
+
+/// A unit's presentation time in its stream (its arrival where the stream has none).
+fn presentation(unit: &AccessUnit) -> Duration {
+    unit.pts.unwrap_or(unit.t)
 }
 
 impl Drop for Pipe {

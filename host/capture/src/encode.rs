@@ -141,8 +141,7 @@ pub(crate) fn drain(
 
 /// A decoded sample as an RGB image: RGB copied row by row (GStreamer pads rows to a
 /// stride), I420 and NV12 converted with the colour matrix and range their caps name.
-/// Returns its presentation time in nanoseconds too.
-pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, RgbImage), String> {
+pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<RgbImage, String> {
     use gst_video::prelude::*;
     use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
     let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
@@ -194,11 +193,7 @@ pub(crate) fn sample_to_rgb(sample: &gst::Sample) -> std::result::Result<(u64, R
             ));
         }
     };
-    let pts = buffer.pts().map_or(0, |t| t.nseconds());
-    Ok((
-        pts,
-        RgbImage::new(w as u32, h as u32, data).expect("sized by the caps"),
-    ))
+    Ok(RgbImage::new(w as u32, h as u32, data).expect("sized by the caps"))
 }
 
 /// Decodes a video or image file into RGB frames (for checks and for re-use of outputs).
@@ -220,7 +215,7 @@ pub fn decode_file(path: &Path) -> Result<Vec<RgbImage>> {
         .map_err(|e| err(e.to_string()))?;
     let mut frames = Vec::new();
     let drained = drain(&pipeline, &sink, Duration::from_secs(120), |sample| {
-        frames.push(sample_to_rgb(sample)?.1);
+        frames.push(sample_to_rgb(sample)?);
         Ok(())
     });
     let _ = pipeline.set_state(gst::State::Null);

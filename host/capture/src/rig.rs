@@ -132,9 +132,8 @@ struct Camera {
 
 struct Shared {
     config: RigConfig,
-    /// `config.decoder`, resolved for this box.
-    decoder: Decoder,
-    /// Every camera's decoding pipeline, kept from cut to cut.
+    /// Every camera's decoding pipeline, kept from cut to cut, with `config.decoder`
+    /// resolved for this box.
     decoders: Decoders,
     clock: gst::Clock,
     base: gst::ClockTime,
@@ -200,7 +199,6 @@ impl Rig {
         let shared = Arc::new(Shared {
             decoders: Decoders::new(decoder, cameras.len()),
             config,
-            decoder,
             clock,
             base,
             cameras,
@@ -220,7 +218,7 @@ impl Rig {
 
     /// The decoder that cuts go through on this box.
     pub fn decoder(&self) -> Decoder {
-        self.shared.decoder
+        self.shared.decoders.decoder()
     }
 
     /// The rig clock: time since the rig started.
@@ -464,8 +462,6 @@ fn feed(shared: Arc<Shared>, appsrc: gst_app::AppSrc, src: Arc<dyn FrameSource>)
     });
 }
 
-/// Watches the pipelines: restarts failed ones with backoff, marks silent cameras down and
-/// back up, and keeps the buffer within its memory bound.
 /// Runs `work` on the rig in a thread of its own, named `name`.
 fn spawn(
     shared: &Arc<Shared>,
@@ -506,6 +502,8 @@ fn warm_decoders(shared: &Arc<Shared>) {
     }
 }
 
+/// Watches the pipelines: restarts failed ones with backoff, marks silent cameras down and
+/// back up, and keeps the buffer within its memory bound.
 fn supervise(shared: &Arc<Shared>) {
     let tick = Duration::from_millis(100);
     while !shared.stop.load(Ordering::SeqCst) {
