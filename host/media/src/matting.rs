@@ -447,7 +447,7 @@ impl Background {
                     let f = frame_luma(frame, (y * w + x) as usize) / gain;
                     let b = self.luma[((y - dy) * w + (x - dx)) as usize];
                     // Truncated so the athlete's pixels do not dominate.
-                    cost += (f - b).powi(2).min(400.0);
+                    cost += (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER);
                     x += step;
                 }
                 y += step;
