@@ -6,7 +6,7 @@
 use glam::{DVec2, DVec3};
 use rayon::prelude::*;
 
-use crate::camera::Camera;
+use crate::camera::{Camera, Projector};
 use crate::image::{Integral, Mask};
 
 /// One calibrated silhouette.
@@ -16,6 +16,7 @@ pub struct View<'a> {
     /// The subject's mask in that camera.
     pub mask: &'a Mask,
     integral: Integral,
+    projector: Projector,
 }
 
 impl<'a> View<'a> {
@@ -25,6 +26,7 @@ impl<'a> View<'a> {
             camera,
             mask,
             integral: mask.integral(),
+            projector: camera.projector(),
         }
     }
 }
@@ -262,7 +264,7 @@ impl Carver<'_, '_> {
         self.views
             .iter()
             .filter(|v| {
-                v.camera
+                v.projector
                     .project(point)
                     .is_some_and(|p| v.camera.in_image(p))
             })
@@ -278,7 +280,7 @@ impl Carver<'_, '_> {
             if v < 64 && inside & (1 << v) != 0 {
                 continue;
             }
-            let Some(p) = view.camera.project(center) else {
+            let Some(p) = view.projector.project(center) else {
                 continue;
             };
             if !view.camera.in_image(p) {
@@ -309,7 +311,7 @@ fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
             if i & 2 == 0 { lo.y } else { hi.y },
             if i & 4 == 0 { lo.z } else { hi.z },
         );
-        let Some(p) = view.camera.project(corner) else {
+        let Some(p) = view.projector.project(corner) else {
             return Verdict::Partly;
         };
         min = min.min(p);
@@ -400,19 +402,19 @@ impl Hull {
     pub fn render_depth_of(&self, surface: &[u32], camera: &Camera) -> DepthMap {
         let n = self.resolution as usize;
         let voxel = self.voxel_size();
+        let projector = camera.projector();
         let slabs: Vec<Vec<(u32, u32, f32, u32)>> = surface
             .par_chunks(4096)
             .map(|chunk| {
                 let mut hits = Vec::new();
-                let mut pixels = Vec::new();
                 for &index in chunk {
                     let i = index as usize;
                     let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
                     let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
-                    let depth = camera.to_camera(lo + voxel * 0.5).z as f32;
-                    pixels.clear();
-                    footprint(camera, lo, lo + voxel, &mut pixels);
-                    hits.extend(pixels.iter().map(|&(px, py)| (px, py, depth, index)));
+                    let depth = projector.depth(lo + voxel * 0.5) as f32;
+                    footprint(camera, &projector, lo, lo + voxel, |px, py| {
+                        hits.push((px, py, depth, index));
+                    });
                 }
                 hits
             })
@@ -511,72 +513,94 @@ impl DepthMap {
     }
 }
 
-/// Pixels whose centres lie inside the projection of a box.
-fn footprint(camera: &Camera, lo: DVec3, hi: DVec3, out: &mut Vec<(u32, u32)>) {
+/// Calls `pixel(x, y)` for the pixels whose centres lie inside the projection of a box
+/// (nothing if a corner is behind the camera).
+fn footprint(
+    camera: &Camera,
+    projector: &Projector,
+    lo: DVec3,
+    hi: DVec3,
+    mut pixel: impl FnMut(u32, u32),
+) {
     let mut corners = [DVec2::ZERO; 8];
+    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
     for (i, corner) in corners.iter_mut().enumerate() {
         let p = DVec3::new(
             if i & 1 == 0 { lo.x } else { hi.x },
             if i & 2 == 0 { lo.y } else { hi.y },
             if i & 4 == 0 { lo.z } else { hi.z },
         );
-        match camera.project(p) {
+        match projector.project(p) {
             Some(q) => *corner = q,
             None => return,
         }
-    }
-    let polygon = convex_hull(&mut corners);
-    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
-    for p in &polygon {
-        min = min.min(*p);
-        max = max.max(*p);
+        min = min.min(*corner);
+        max = max.max(*corner);
     }
     let x0 = min.x.ceil().max(0.0) as u32;
     let y0 = min.y.ceil().max(0.0) as u32;
     let x1 = (max.x.floor() + 1.0).min(f64::from(camera.width)).max(0.0) as u32;
     let y1 = (max.y.floor() + 1.0).min(f64::from(camera.height)).max(0.0) as u32;
+    // Most voxels of a fine grid cover a pixel centre or none: no polygon for those.
+    if x0 >= x1 || y0 >= y1 {
+        return;
+    }
+    let polygon = ConvexPolygon::around(&mut corners);
     for py in y0..y1 {
         for px in x0..x1 {
-            if inside_convex(&polygon, DVec2::new(f64::from(px), f64::from(py))) {
-                out.push((px, py));
+            if polygon.contains(DVec2::new(f64::from(px), f64::from(py))) {
+                pixel(px, py);
             }
         }
     }
 }
 
-/// The convex hull of points, counter-clockwise (Andrew's monotone chain).
-fn convex_hull(points: &mut [DVec2]) -> Vec<DVec2> {
-    points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
-    let cross = |o: DVec2, a: DVec2, b: DVec2| (a - o).perp_dot(b - o);
-    let mut hull: Vec<DVec2> = Vec::with_capacity(points.len() * 2);
-    for pass in 0..2 {
-        let start = hull.len();
-        let iter: Box<dyn Iterator<Item = &DVec2>> = if pass == 0 {
-            Box::new(points.iter())
-        } else {
-            Box::new(points.iter().rev())
+/// The convex hull of a box's eight projected corners, counter-clockwise.
+struct ConvexPolygon {
+    vertices: [DVec2; 16],
+    len: usize,
+}
+
+impl ConvexPolygon {
+    /// The convex hull of points (Andrew's monotone chain), without allocating.
+    fn around(points: &mut [DVec2; 8]) -> ConvexPolygon {
+        points.sort_unstable_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+        let cross = |o: DVec2, a: DVec2, b: DVec2| (a - o).perp_dot(b - o);
+        let mut hull = ConvexPolygon {
+            vertices: [DVec2::ZERO; 16],
+            len: 0,
         };
-        for p in iter {
-            while hull.len() >= start + 2
-                && cross(hull[hull.len() - 2], hull[hull.len() - 1], *p) <= 0.0
-            {
-                hull.pop();
+        for pass in 0..2 {
+            let start = hull.len;
+            for k in 0..points.len() {
+                let p = if pass == 0 {
+                    points[k]
+                } else {
+                    points[points.len() - 1 - k]
+                };
+                while hull.len >= start + 2
+                    && cross(hull.vertices[hull.len - 2], hull.vertices[hull.len - 1], p) <= 0.0
+                {
+                    hull.len -= 1;
+                }
+                hull.vertices[hull.len] = p;
+                hull.len += 1;
             }
-            hull.push(*p);
+            hull.len -= 1;
         }
-        hull.pop();
+        hull
     }
-    hull
-}
 
-fn inside_convex(polygon: &[DVec2], p: DVec2) -> bool {
-    if polygon.len() < 3 {
-        return false;
+    fn contains(&self, p: DVec2) -> bool {
+        if self.len < 3 {
+            return false;
+        }
+        let v = &self.vertices[..self.len];
+        (0..v.len()).all(|i| {
+            let (a, b) = (v[i], v[(i + 1) % v.len()]);
+            (b - a).perp_dot(p - a) >= 0.0
+        })
     }
-    (0..polygon.len()).all(|i| {
-        let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);
-        (b - a).perp_dot(p - a) >= 0.0
-    })
 }
 
 /// Leave-one-view-out silhouette IoU: for each view, carve from all the others, render the

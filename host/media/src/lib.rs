@@ -23,5 +23,5 @@ pub mod render;
 pub mod silhouette;
 pub mod sim;
 
-pub use camera::{Camera, Distortion, Rays};
+pub use camera::{Camera, Distortion, Projector, Rays};
 pub use image::{Mask, RgbImage};

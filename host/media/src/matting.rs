@@ -239,9 +239,11 @@ impl Background {
                 for (frame, motion) in frames.iter().zip(motions) {
                     let inverse = 1.0 / motion.gain;
                     let offset = Offset::new(motion.shift);
+                    // A whole-pixel shift (the first, rough pass) needs one tap, not four.
+                    let taps = if offset.part == (0.0, 0.0) { 1 } else { 4 };
                     for x in 0..w {
                         let mut p = [0f32; 3];
-                        for (i, k) in offset.taps(x, y, w, h) {
+                        for (i, k) in offset.taps(x, y, w, h).into_iter().take(taps) {
                             for (o, v) in p.iter_mut().zip(&frame.data[i * 3..i * 3 + 3]) {
                                 *o += f32::from(*v) * k;
                             }

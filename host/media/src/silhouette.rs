@@ -72,28 +72,65 @@ pub fn erode(mask: &Mask, radius: f64) -> Mask {
 const SMALL: f64 = 3.0;
 
 /// Dilation (`set`: a pixel is set if any pixel of the disk around it is) or erosion (`!set`:
-/// it stays set only if every pixel of the disk inside the image is) by a small disk.
+/// it stays set only if every pixel of the disk inside the image is) by a small disk. Rows are
+/// packed 64 pixels to a word (1 where a pixel has the value looked for), each row is widened
+/// by the disk's half-width at every row offset, and the offset rows are or-ed together.
 fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
-    let (w, h) = (mask.width as i64, mask.height as i64);
-    let r = radius.floor() as i64;
-    let disk: Vec<(i64, i64)> = (-r..=r)
-        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
-        .filter(|(dx, dy)| ((dx * dx + dy * dy) as f64) <= radius * radius)
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    let r = radius.floor() as usize;
+    // The disk's half-width at row offset dy.
+    let half: Vec<usize> = (0..=r)
+        .map(|dy| {
+            let rest = radius * radius - (dy * dy) as f64;
+            (0..=r)
+                .rev()
+                .find(|dx| (dx * dx) as f64 <= rest)
+                .unwrap_or(0)
+        })
         .collect();
-    let mut data = vec![false; mask.data.len()];
+    let words = w.div_ceil(64);
+    let mut packed = vec![0u64; words * h];
+    for (row, bits) in mask
+        .data
+        .chunks_exact(w)
+        .zip(packed.chunks_exact_mut(words))
+    {
+        for (x, v) in row.iter().enumerate() {
+            bits[x / 64] |= u64::from(*v == set) << (x % 64);
+        }
+    }
+    // Each row widened by every half-width the disk has, indexed by half-width.
+    let mut widened: Vec<Vec<u64>> = vec![Vec::new(); r + 1];
+    for &k in &half {
+        if widened[k].is_empty() {
+            widened[k] = packed
+                .chunks_exact(words)
+                .flat_map(|row| widen(row, k))
+                .collect();
+        }
+    }
+    let mut data = vec![!set; w * h];
+    let mut acc = vec![0u64; words];
     for y in 0..h {
-        for x in 0..w {
-            let i = (y * w + x) as usize;
-            // A pixel already as the operation leaves it needs no look around.
-            if mask.data[i] == set {
-                data[i] = set;
-                continue;
+        acc.fill(0);
+        for (dy, &k) in half.iter().enumerate() {
+            for yy in [y.checked_sub(dy), (dy > 0).then_some(y + dy)]
+                .into_iter()
+                .flatten()
+                .filter(|yy| *yy < h)
+            {
+                for (a, b) in acc
+                    .iter_mut()
+                    .zip(&widened[k][yy * words..(yy + 1) * words])
+                {
+                    *a |= b;
+                }
             }
-            let found = disk.iter().any(|(dx, dy)| {
-                let (xx, yy) = (x + dx, y + dy);
-                xx >= 0 && yy >= 0 && xx < w && yy < h && mask.data[(yy * w + xx) as usize] == set
-            });
-            data[i] = if found { set } else { !set };
+        }
+        for (x, out) in data[y * w..(y + 1) * w].iter_mut().enumerate() {
+            if acc[x / 64] >> (x % 64) & 1 == 1 {
+                *out = set;
+            }
         }
     }
     Mask {
@@ -101,6 +138,24 @@ fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
         height: mask.height,
         data,
     }
+}
+
+/// A packed row with every 1 spread `k` pixels to each side (bits past the row's end may be
+/// set; they are never read).
+fn widen(row: &[u64], k: usize) -> Vec<u64> {
+    let mut out = row.to_vec();
+    for s in 1..=k.min(63) {
+        for j in 0..row.len() {
+            let below = if j > 0 { row[j - 1] >> (64 - s) } else { 0 };
+            let above = if j + 1 < row.len() {
+                row[j + 1] << (64 - s)
+            } else {
+                0
+            };
+            out[j] |= row[j] << s | below | row[j] >> s | above;
+        }
+    }
+    out
 }
 
 /// The squared Euclidean distance of each pixel to the nearest pixel whose value is
@@ -185,7 +240,8 @@ mod tests {
 
     #[test]
     fn small_disks_give_what_the_distance_transform_gives() {
-        let mut mask = Mask::empty(40, 30);
+        // Wider than a word, so bits cross from word to word.
+        let mut mask = Mask::empty(150, 30);
         for (i, v) in mask.data.iter_mut().enumerate() {
             *v = (i * 2_654_435_761) % 7 < 3;
         }

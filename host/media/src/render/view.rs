@@ -5,7 +5,7 @@
 use glam::{DVec2, DVec3};
 use rayon::prelude::*;
 
-use crate::camera::Camera;
+use crate::camera::{Camera, Projector};
 use crate::hull::{DepthMap, Hull};
 use crate::image::{Mask, RgbImage};
 
@@ -26,12 +26,21 @@ pub struct Synthesis<'a> {
     hull: &'a Hull,
     /// The hull's surface voxels, found once for every view.
     surface: Vec<u32>,
-    sources: Vec<(Source<'a>, DepthMap)>,
+    sources: Vec<Prepared<'a>>,
     /// How far behind the visible surface a point may lie and still count as seen.
     tolerance: f32,
     /// The rig's centre and horizontal radius: the ground is modelled as a plane only
     /// inside the rig; beyond it lie stands and sky.
     rig: (DVec3, f64),
+}
+
+/// A source with what every pixel asks of it computed once.
+struct Prepared<'a> {
+    source: Source<'a>,
+    /// The hull as the source's camera sees it.
+    depth: DepthMap,
+    projector: Projector,
+    centre: DVec3,
 }
 
 /// How many cameras blend into one pixel.
@@ -50,9 +59,11 @@ impl<'a> Synthesis<'a> {
         let surface = hull.surface();
         let sources = sources
             .into_iter()
-            .map(|s| {
-                let depth = hull.render_depth_of(&surface, s.camera);
-                (s, depth)
+            .map(|source| Prepared {
+                depth: hull.render_depth_of(&surface, source.camera),
+                projector: source.camera.projector(),
+                centre: source.camera.center(),
+                source,
             })
             .collect();
         Synthesis {
@@ -76,7 +87,7 @@ impl<'a> Synthesis<'a> {
         let rays = target.rays();
         let mut order: Vec<usize> = (0..self.sources.len()).collect();
         order.sort_by(|a, b| {
-            let d = |k: usize| (self.sources[k].0.camera.center() - origin).length();
+            let d = |k: usize| (self.sources[k].centre - origin).length();
             d(*a).total_cmp(&d(*b))
         });
         let background = |x: usize, y: usize| -> [u8; 3] {
@@ -127,22 +138,22 @@ impl<'a> Synthesis<'a> {
         let to_eye = (eye - point).normalize();
         // The cameras that see the point, best (smallest angle to the eye's view) first.
         let mut best = Best::default();
-        for (k, (source, depth)) in self.sources.iter().enumerate() {
-            let cos = to_eye.dot((source.camera.center() - point).normalize());
+        for s in &self.sources {
+            let cos = to_eye.dot((s.centre - point).normalize());
             if !best.would_take(cos) {
                 continue;
             }
-            let Some(p) = source.camera.project(point) else {
+            let Some(p) = s.projector.project(point) else {
                 continue;
             };
-            if !source.camera.in_image(p) {
+            if !s.source.camera.in_image(p) {
                 continue;
             }
-            let z = source.camera.to_camera(point).z as f32;
-            if z > depth.depth_at(p.x, p.y) + self.tolerance {
+            let z = s.projector.depth(point) as f32;
+            if z > s.depth.depth_at(p.x, p.y) + self.tolerance {
                 continue; // hidden behind another part of the body in that camera
             }
-            best.offer(cos, self.sources[k].0.frame, p);
+            best.offer(cos, s.source.frame, p);
         }
         blend(best.samples())
     }
@@ -170,13 +181,17 @@ impl<'a> Synthesis<'a> {
         // at the same pixel (a backdrop, not geometry).
         let far = eye + ray * 1e4;
         let mut toward = Best::default();
-        for (s, _) in &self.sources {
-            let cos = ray.dot(s.camera.r.row(2));
+        for s in &self.sources {
+            let cos = ray.dot(s.source.camera.r.row(2));
             if !toward.would_take_first(cos) {
                 continue;
             }
-            if let Some(p) = s.camera.project(far).filter(|p| s.camera.in_image(*p)) {
-                toward.offer(cos, s.background, p);
+            if let Some(p) = s
+                .projector
+                .project(far)
+                .filter(|p| s.source.camera.in_image(*p))
+            {
+                toward.offer(cos, s.source.background, p);
             }
         }
         if toward.count > 0 {
@@ -185,11 +200,11 @@ impl<'a> Synthesis<'a> {
         self.sources
             .iter()
             .min_by(|a, b| {
-                (a.0.camera.center() - eye)
+                (a.centre - eye)
                     .length()
-                    .total_cmp(&(b.0.camera.center() - eye).length())
+                    .total_cmp(&(b.centre - eye).length())
             })
-            .map(|(s, _)| blend(std::iter::once((0.0, s.background, pixel))))
+            .map(|s| blend(std::iter::once((0.0, s.source.background, pixel))))
             .unwrap_or([0, 0, 0])
     }
 
@@ -199,11 +214,15 @@ impl<'a> Synthesis<'a> {
     fn background_at(&self, eye: DVec3, point: DVec3, order: &[usize]) -> Option<[u8; 3]> {
         let to_eye = (eye - point).normalize();
         let mut best = Best::default();
-        for (s, _) in order.iter().map(|k| &self.sources[*k]) {
-            if let Some(p) = s.camera.project(point).filter(|p| s.camera.in_image(*p)) {
+        for s in order.iter().map(|k| &self.sources[*k]) {
+            if let Some(p) = s
+                .projector
+                .project(point)
+                .filter(|p| s.source.camera.in_image(*p))
+            {
                 best.offer(
-                    to_eye.dot((s.camera.center() - point).normalize()),
-                    s.background,
+                    to_eye.dot((s.centre - point).normalize()),
+                    s.source.background,
                     p,
                 );
                 if best.count == BLEND {
