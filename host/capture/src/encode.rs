@@ -95,7 +95,7 @@ pub fn mp4(frames: &[RgbImage], fps: f64, path: &Path) -> Result<()> {
     encode_with(
         frames,
         fps,
-        "video/x-raw,format=I420 ! x264enc speed-preset=veryfast tune=zerolatency key-int-max=30 ! h264parse ! mp4mux",
+        "video/x-raw,format=I420 ! x264enc speed-preset=veryfast tune=zerolatency trellis=false key-int-max=30 ! h264parse ! mp4mux",
         path,
     )
 }

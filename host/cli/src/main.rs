@@ -56,6 +56,11 @@ enum Command {
     Archive(archive::ArchiveCommand),
 }
 
+/// Replays allocate and free frame-sized buffers by the thousand; mimalloc reuses them where
+/// the system allocator maps and faults in fresh pages for each.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);

@@ -106,11 +106,13 @@ impl Mask {
     pub fn integral(&self) -> Integral {
         let (w, h) = (self.width as usize, self.height as usize);
         let mut sums = vec![0u32; (w + 1) * (h + 1)];
-        for y in 0..h {
+        for (y, pixels) in self.data.chunks_exact(w.max(1)).take(h).enumerate() {
+            let (above, below) = sums.split_at_mut((y + 1) * (w + 1));
+            let above = &above[y * (w + 1) + 1..];
             let mut row = 0u32;
-            for x in 0..w {
-                row += u32::from(self.data[y * w + x]);
-                sums[(y + 1) * (w + 1) + x + 1] = sums[y * (w + 1) + x + 1] + row;
+            for ((out, up), v) in below[1..=w].iter_mut().zip(above).zip(pixels) {
+                row += u32::from(*v);
+                *out = up + row;
             }
         }
         Integral {

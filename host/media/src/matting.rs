@@ -652,7 +652,7 @@ fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
 /// Views of the cameras in use (`live`), each with its mask.
 pub fn live_views<'a>(cameras: &'a [Camera], masks: &'a [Mask], live: &[bool]) -> Vec<View<'a>> {
     cameras
-        .iter()
+        .par_iter()
         .zip(masks)
         .zip(live)
         .filter(|(_, live)| **live)
@@ -670,7 +670,7 @@ pub fn settle(
     bounds: Bounds,
     carving: Carving,
 ) -> (Hull, Vec<Mask>) {
-    let permissive: Vec<Mask> = mattes.iter().map(Matte::permissive).collect();
+    let permissive: Vec<Mask> = mattes.par_iter().map(Matte::permissive).collect();
     let views = live_views(cameras, &permissive, live);
     let carving = Carving {
         min_views: carving.min_views.min(views.len() as u32).max(2),
