@@ -216,15 +216,33 @@ impl Background {
                 });
             }
         }
-        let rough = Background::average(frames, &vec![Motion::STILL; frames.len()]);
         if frames.len() == 1 {
-            return Ok(rough);
+            return Ok(Background::average(frames, &[Motion::STILL]));
         }
+        let rough = Background::brightness(frames);
         let motions: Vec<Motion> = frames
             .iter()
             .map(|f| rough.motion(f, config.max_shift))
             .collect();
         Ok(Background::average(frames, &motions))
+    }
+
+    /// The mean brightness of frames as they are: all that [`Background::motion`] reads, for
+    /// registering the lead-in frames before their colours are averaged.
+    fn brightness(frames: &[&RgbImage]) -> Background {
+        let (w, h) = (frames[0].width, frames[0].height);
+        let n = frames.len() as f32;
+        let luma = (0..w as usize * h as usize)
+            .into_par_iter()
+            .map(|i| frames.iter().map(|f| frame_luma(f, i)).sum::<f32>() / n)
+            .collect();
+        Background {
+            width: w,
+            height: h,
+            mean: Vec::new(),
+            sigma: Vec::new(),
+            luma,
+        }
     }
 
     /// The mean and deviation of frames, each sampled where its motion puts the background.
@@ -440,26 +458,28 @@ impl Background {
             return (0.0, 0.0);
         }
         let (w, h) = (self.width as i32, self.height as i32);
-        let cost = |dx: i32, dy: i32, step: i32| -> f32 {
-            let mut cost = 0.0;
-            let mut y = max + 1;
-            while y < h - max - 1 {
-                let mut x = max + 1;
-                while x < w - max - 1 {
-                    let f = frame_luma(frame, (y * w + x) as usize) / gain;
-                    let b = self.luma[((y - dy) * w + (x - dx)) as usize];
+        // Every 12th pixel of every 12th row, far enough from the edges for every shift:
+        // its index and gain-corrected brightness, computed once for all the shifts.
+        let samples: Vec<(i32, f32)> = (max + 1..h - max - 1)
+            .step_by(12)
+            .flat_map(|y| (max + 1..w - max - 1).step_by(12).map(move |x| y * w + x))
+            .map(|i| (i, frame_luma(frame, i as usize) / gain))
+            .collect();
+        let cost = |dx: i32, dy: i32| -> f32 {
+            let back = -(dy * w + dx);
+            samples
+                .iter()
+                .map(|&(i, f)| {
+                    let b = self.luma[(i + back) as usize];
                     // Truncated so the athlete's pixels do not dominate.
-                    cost += (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER);
-                    x += step;
-                }
-                y += step;
-            }
-            cost
+                    (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER)
+                })
+                .sum()
         };
         let (mut best, mut still) = (((0, 0), f32::INFINITY), f32::INFINITY);
         for dy in -max..=max {
             for dx in -max..=max {
-                let c = cost(dx, dy, 12);
+                let c = cost(dx, dy);
                 if (dx, dy) == (0, 0) {
                     still = c;
                 }

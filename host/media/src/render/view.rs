@@ -43,6 +43,9 @@ struct Prepared<'a> {
     centre: DVec3,
 }
 
+/// Spacing, in pixels, of the grid the background is computed on (and interpolated between).
+const GRID: usize = 4;
+
 /// How many cameras blend into one pixel.
 const BLEND: usize = 2;
 
@@ -94,12 +97,12 @@ impl<'a> Synthesis<'a> {
             let pixel = DVec2::new(x as f64, y as f64);
             self.background(origin, rays.cast(pixel), pixel, ground_z, &order)
         };
-        // The background on the even grid.
-        let (gw, gh) = (w.div_ceil(2) + 1, h.div_ceil(2) + 1);
+        // The background on the coarse grid.
+        let (gw, gh) = (w.div_ceil(GRID) + 1, h.div_ceil(GRID) + 1);
         let grid: Vec<[u8; 3]> = (0..gh)
             .into_par_iter()
             .flat_map_iter(|gy| (0..gw).map(move |gx| (gx, gy)))
-            .map(|(gx, gy)| background((2 * gx).min(w - 1), (2 * gy).min(h - 1)))
+            .map(|(gx, gy)| background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1)))
             .collect();
         let rows: Vec<Vec<u8>> = (0..h)
             .into_par_iter()
@@ -111,16 +114,17 @@ impl<'a> Synthesis<'a> {
                         let point = self.hull.voxel_center(depth.voxel[i]);
                         self.surface(point, origin)
                     } else {
-                        let (gx, gy) = (x / 2, y / 2);
-                        let (fx, fy) = ((x % 2) as u16, (y % 2) as u16);
+                        let (gx, gy) = (x / GRID, y / GRID);
+                        let (fx, fy) = ((x % GRID) as u32, (y % GRID) as u32);
                         let at = |dx: usize, dy: usize| grid[(gy + dy) * gw + gx + dx];
                         let (a, b, c, d) = (at(0, 0), at(1, 0), at(0, 1), at(1, 1));
+                        const G: u32 = GRID as u32;
                         [0, 1, 2].map(|k| {
-                            let v = u16::from(a[k]) * (2 - fx) * (2 - fy)
-                                + u16::from(b[k]) * fx * (2 - fy)
-                                + u16::from(c[k]) * (2 - fx) * fy
-                                + u16::from(d[k]) * fx * fy;
-                            ((v + 2) / 4) as u8
+                            let v = u32::from(a[k]) * (G - fx) * (G - fy)
+                                + u32::from(b[k]) * fx * (G - fy)
+                                + u32::from(c[k]) * (G - fx) * fy
+                                + u32::from(d[k]) * fx * fy;
+                            ((v + G * G / 2) / (G * G)) as u8
                         })
                     };
                     row.extend_from_slice(&colour);
