@@ -359,6 +359,8 @@ impl Background {
         }
         let mut strength_of = vec![0f32; w * h];
         let mut unsure = Mask::empty(self.width, self.height);
+        // The box of the tiles tested: outside it every pixel is plain background.
+        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
         for ty in 0..th {
             for tx in 0..tw {
                 let near =
@@ -369,6 +371,8 @@ impl Background {
                 if !near {
                     continue;
                 }
+                (x0, y0) = (x0.min(tx * TILE), y0.min(ty * TILE));
+                (x1, y1) = (x1.max((tx + 1) * TILE), y1.max((ty + 1) * TILE));
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
                         match self.score_at(frame, x, y, motion, config) {
@@ -379,7 +383,8 @@ impl Background {
                 }
             }
         }
-        let (mut alpha, raw) = coverage(&strength_of, w, h);
+        let tested = [x0, y0, x1.min(w), y1.min(h)];
+        let (mut alpha, raw) = coverage(&strength_of, w, h, tested);
         // The radii are for a 1280-pixel-wide image: a smaller image shows thinner limbs.
         let scale = (f64::from(self.width) / 1280.0).min(1.0);
         let mask = clean(
@@ -387,10 +392,21 @@ impl Background {
             config.open_radius * scale,
             config.close_radius * scale,
         );
-        for ((a, m), u) in alpha.iter_mut().zip(&mask.data).zip(&mut unsure.data) {
-            // The cleaned mask decides; the score keeps soft edges inside it.
-            *a = if *m { a.max(0.5) } else { a.min(0.49) };
-            *u &= !*m;
+        // The cleaned mask decides; the score keeps soft edges inside it. (Cleaning sets no
+        // pixel farther from those it was given than its radii.)
+        let margin = (config.open_radius + config.close_radius).ceil() as usize + 1;
+        let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+        let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+        for y in y0..y1 {
+            let row = y * w + x0..y * w + x1;
+            for ((a, m), u) in alpha[row.clone()]
+                .iter_mut()
+                .zip(&mask.data[row.clone()])
+                .zip(&mut unsure.data[row])
+            {
+                *a = if *m { a.max(0.5) } else { a.min(0.49) };
+                *u &= !*m;
+            }
         }
         Matte {
             alpha,
@@ -618,12 +634,13 @@ const SURE: f32 = 0.75;
 /// Alpha and the raw mask from each pixel's strength. Inside the athlete a pixel is
 /// covered; on its edge a pixel the athlete only partly covers differs from the background
 /// by that part of what its most covered neighbour differs, and counts if half covered.
-/// Below [`SURE`], a soft alpha under one half.
-fn coverage(strength: &[f32], w: usize, h: usize) -> (Vec<f32>, Mask) {
+/// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
+/// outside it the strength is 0, and so are alpha and the mask.
+fn coverage(strength: &[f32], w: usize, h: usize, [x0, y0, x1, y1]: [usize; 4]) -> (Vec<f32>, Mask) {
     let mut alpha = vec![0f32; w * h];
     let mut raw = Mask::empty(w as u32, h as u32);
-    for y in 0..h {
-        for x in 0..w {
+    for y in y0..y1 {
+        for x in x0..x1 {
             let i = y * w + x;
             let s = strength[i];
             if s < SURE {
