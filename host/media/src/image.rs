@@ -101,16 +101,30 @@ impl Mask {
         self.data.iter().filter(|v| **v).count()
     }
 
-    /// A summed-area table: entry `(x, y)` of the `(w+1) x (h+1)` table counts the set
-    /// pixels above and left of `(x, y)`, so any rectangle is counted in four reads.
+    /// A summed-area table over the box around the set pixels (outside it nothing is set):
+    /// entry `(x, y)` counts the set pixels of the box above and left of `(x, y)`, so any
+    /// rectangle is counted in four reads.
     pub fn integral(&self) -> Integral {
         let (w, h) = (self.width as usize, self.height as usize);
-        let mut sums = vec![0u32; (w + 1) * (h + 1)];
-        for (y, pixels) in self.data.chunks_exact(w.max(1)).take(h).enumerate() {
-            let (above, below) = sums.split_at_mut((y + 1) * (w + 1));
-            let above = &above[y * (w + 1) + 1..];
+        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+        for (y, row) in self.data.chunks_exact(w.max(1)).take(h).enumerate() {
+            if let Some(first) = row.iter().position(|v| *v) {
+                let last = row.iter().rposition(|v| *v).unwrap_or(first);
+                (x0, x1) = (x0.min(first), x1.max(last + 1));
+                (y0, y1) = (y0.min(y), y + 1);
+            }
+        }
+        if x0 >= x1 {
+            (x0, y0, x1, y1) = (0, 0, 0, 0);
+        }
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        let mut sums = vec![0u32; (rw + 1) * (rh + 1)];
+        for y in 0..rh {
+            let pixels = &self.data[(y0 + y) * w + x0..(y0 + y) * w + x1];
+            let (above, below) = sums.split_at_mut((y + 1) * (rw + 1));
+            let above = &above[y * (rw + 1) + 1..];
             let mut row = 0u32;
-            for ((out, up), v) in below[1..=w].iter_mut().zip(above).zip(pixels) {
+            for ((out, up), v) in below[1..=rw].iter_mut().zip(above).zip(pixels) {
                 row += u32::from(*v);
                 *out = up + row;
             }
@@ -118,6 +132,7 @@ impl Mask {
         Integral {
             width: self.width,
             height: self.height,
+            region: [x0 as i64, y0 as i64, x1 as i64, y1 as i64],
             sums,
         }
     }
@@ -128,6 +143,8 @@ impl Mask {
 pub struct Integral {
     width: u32,
     height: u32,
+    /// The box `[x0, y0, x1, y1)` the table covers; no pixel outside it is set.
+    region: [i64; 4],
     sums: Vec<u32>,
 }
 
@@ -135,16 +152,27 @@ impl Integral {
     /// Set pixels in the half-open rectangle `[x0, x1) x [y0, y1)`, clipped to the image,
     /// and the rectangle's area inside the image.
     pub fn count(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> (u32, u32) {
-        let clamp_x = |v: i64| v.clamp(0, i64::from(self.width)) as usize;
-        let clamp_y = |v: i64| v.clamp(0, i64::from(self.height)) as usize;
-        let (x0, x1, y0, y1) = (clamp_x(x0), clamp_x(x1), clamp_y(y0), clamp_y(y1));
+        let (w, h) = (i64::from(self.width), i64::from(self.height));
+        let (x0, x1, y0, y1) = (
+            x0.clamp(0, w),
+            x1.clamp(0, w),
+            y0.clamp(0, h),
+            y1.clamp(0, h),
+        );
         if x0 >= x1 || y0 >= y1 {
             return (0, 0);
         }
-        let w = self.width as usize + 1;
-        let at = |x: usize, y: usize| self.sums[y * w + x];
-        let set = at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0);
-        (set, ((x1 - x0) * (y1 - y0)) as u32)
+        let area = ((x1 - x0) * (y1 - y0)) as u32;
+        // The part of the rectangle inside the table's box, in the box's coordinates.
+        let [rx0, ry0, rx1, ry1] = self.region;
+        let (x0, x1) = (x0.clamp(rx0, rx1) - rx0, x1.clamp(rx0, rx1) - rx0);
+        let (y0, y1) = (y0.clamp(ry0, ry1) - ry0, y1.clamp(ry0, ry1) - ry0);
+        if x0 >= x1 || y0 >= y1 {
+            return (0, area);
+        }
+        let stride = (rx1 - rx0 + 1) as usize;
+        let at = |x: i64, y: i64| self.sums[y as usize * stride + x as usize];
+        (at(x1, y1) + at(x0, y0) - at(x0, y1) - at(x1, y0), area)
     }
 }
 
@@ -164,5 +192,30 @@ mod tests {
         assert_eq!(table.count(-10, -10, 2, 2), (1, 4), "clipped to the image");
         assert_eq!(table.count(4, 3, 99, 99), (1, 1));
         assert_eq!(table.count(3, 0, 3, 4), (0, 0));
+        assert_eq!(table.count(0, 0, 1, 4), (0, 4), "left of every set pixel");
+        assert_eq!(Mask::empty(5, 4).integral().count(0, 0, 5, 4), (0, 20));
+    }
+
+    #[test]
+    fn the_integral_of_a_box_counts_as_a_brute_force_count() {
+        let mut mask = Mask::empty(37, 23);
+        for y in 5..17 {
+            for x in 9..30 {
+                mask.set(x, y, (x * 7 + y * 3) % 5 < 2);
+            }
+        }
+        let table = mask.integral();
+        for (x0, y0, x1, y1) in [
+            (0, 0, 37, 23),
+            (10, 6, 12, 9),
+            (-3, 2, 15, 30),
+            (29, 16, 40, 40),
+        ] {
+            let brute = (y0.max(0)..y1.min(23))
+                .flat_map(|y| (x0.max(0)..x1.min(37)).map(move |x| (x, y)))
+                .filter(|&(x, y)| mask.get(x as u32, y as u32))
+                .count() as u32;
+            assert_eq!(table.count(x0, y0, x1, y1).0, brute, "{x0} {y0} {x1} {y1}");
+        }
     }
 }

@@ -636,7 +636,12 @@ const SURE: f32 = 0.75;
 /// by that part of what its most covered neighbour differs, and counts if half covered.
 /// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
 /// outside it the strength is 0, and so are alpha and the mask.
-fn coverage(strength: &[f32], w: usize, h: usize, [x0, y0, x1, y1]: [usize; 4]) -> (Vec<f32>, Mask) {
+fn coverage(
+    strength: &[f32],
+    w: usize,
+    h: usize,
+    [x0, y0, x1, y1]: [usize; 4],
+) -> (Vec<f32>, Mask) {
     let mut alpha = vec![0f32; w * h];
     let mut raw = Mask::empty(w as u32, h as u32);
     for y in y0..y1 {
