@@ -189,6 +189,11 @@ fn subject_box(views: &[View<'_>], region: Bounds, carving: Carving) -> Option<B
     })
 }
 
+/// A voxel whose diagonal projects to less than this many pixels is drawn as the one pixel
+/// its centre falls in, not as the polygon of its corners (which holds one pixel centre at
+/// most): a venue camera sees a key instant's 256³ voxels at about half a pixel.
+const SUBPIXEL: f64 = 1.0;
+
 /// Voxels per axis of the first pass of [`carve_tracked`].
 const COARSE: u32 = 32;
 
@@ -375,7 +380,8 @@ impl Hull {
     }
 
     /// The hull as `camera` sees it: per pixel, the nearest surface voxel and its depth
-    /// (a z-buffer of the voxels' projected footprints).
+    /// (a z-buffer of the voxels' projected footprints; a voxel far smaller than a pixel marks the
+    /// pixel its centre falls in).
     pub fn render_depth(&self, camera: &Camera) -> DepthMap {
         self.render_depth_of(&self.surface(), camera)
     }
@@ -403,6 +409,8 @@ impl Hull {
         let n = self.resolution as usize;
         let voxel = self.voxel_size();
         let projector = camera.projector();
+        let diagonal = voxel.length();
+        let focal = camera.k.x_axis.x.abs().max(camera.k.y_axis.y.abs());
         let slabs: Vec<Vec<(u32, u32, f32, u32)>> = surface
             .par_chunks(4096)
             .map(|chunk| {
@@ -411,9 +419,22 @@ impl Hull {
                     let i = index as usize;
                     let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
                     let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
-                    let depth = projector.depth(lo + voxel * 0.5) as f32;
+                    let centre = lo + voxel * 0.5;
+                    let depth = projector.depth(centre);
+                    if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
+                        // Far smaller than a pixel: it covers the pixel its centre falls in.
+                        if let Some(p) = projector.project(centre).filter(|p| camera.in_image(*p)) {
+                            hits.push((
+                                p.x.round() as u32,
+                                p.y.round() as u32,
+                                depth as f32,
+                                index,
+                            ));
+                        }
+                        continue;
+                    }
                     footprint(camera, &projector, lo, lo + voxel, |px, py| {
-                        hits.push((px, py, depth, index));
+                        hits.push((px, py, depth as f32, index));
                     });
                 }
                 hits

@@ -104,36 +104,31 @@ impl<'a> Synthesis<'a> {
             .flat_map_iter(|gy| (0..gw).map(move |gx| (gx, gy)))
             .map(|(gx, gy)| background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1)))
             .collect();
-        let rows: Vec<Vec<u8>> = (0..h)
-            .into_par_iter()
-            .map(|y| {
-                let mut row = Vec::with_capacity(w * 3);
-                for x in 0..w {
-                    let i = y * w + x;
-                    let colour = if depth.voxel[i] != u32::MAX {
-                        let point = self.hull.voxel_center(depth.voxel[i]);
-                        self.surface(point, origin)
-                    } else {
-                        let (gx, gy) = (x / GRID, y / GRID);
-                        let (fx, fy) = ((x % GRID) as u32, (y % GRID) as u32);
-                        let at = |dx: usize, dy: usize| grid[(gy + dy) * gw + gx + dx];
-                        let (a, b, c, d) = (at(0, 0), at(1, 0), at(0, 1), at(1, 1));
-                        const G: u32 = GRID as u32;
-                        [0, 1, 2].map(|k| {
-                            let v = u32::from(a[k]) * (G - fx) * (G - fy)
-                                + u32::from(b[k]) * fx * (G - fy)
-                                + u32::from(c[k]) * (G - fx) * fy
-                                + u32::from(d[k]) * fx * fy;
-                            ((v + G * G / 2) / (G * G)) as u8
-                        })
-                    };
-                    row.extend_from_slice(&colour);
+        let mut data = vec![0u8; w * h * 3];
+        data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
+            // The two grid rows around this row, and its weight between them.
+            let (gy, fy) = (y / GRID, (y % GRID) as u32);
+            let above = &grid[gy * gw..(gy + 1) * gw];
+            let below = &grid[(gy + 1) * gw..(gy + 2) * gw];
+            const G: u32 = GRID as u32;
+            for (x, out) in row.chunks_exact_mut(3).enumerate() {
+                let voxel = depth.voxel[y * w + x];
+                if voxel != u32::MAX {
+                    out.copy_from_slice(&self.surface(self.hull.voxel_center(voxel), origin));
+                    continue;
                 }
-                row
-            })
-            .collect();
-        RgbImage::new(target.width, target.height, rows.concat())
-            .expect("rows of the target's size")
+                let (gx, fx) = (x / GRID, (x % GRID) as u32);
+                let (a, b, c, d) = (above[gx], above[gx + 1], below[gx], below[gx + 1]);
+                for (k, o) in out.iter_mut().enumerate() {
+                    let v = u32::from(a[k]) * (G - fx) * (G - fy)
+                        + u32::from(b[k]) * fx * (G - fy)
+                        + u32::from(c[k]) * (G - fx) * fy
+                        + u32::from(d[k]) * fx * fy;
+                    *o = ((v + G * G / 2) / (G * G)) as u8;
+                }
+            }
+        });
+        RgbImage::new(target.width, target.height, data).expect("an image of the target's size")
     }
 
     /// The colour of a surface point seen from `eye`: the cameras whose viewing direction is
