@@ -252,31 +252,46 @@ impl Background {
         let rows: Vec<(Vec<[f32; 3]>, Vec<f32>)> = (0..h)
             .into_par_iter()
             .map(|y| {
-                let mut mean = vec![[0f32; 3]; w];
+                let mut sum = vec![[0f32; 3]; w];
                 let mut square = vec![0f32; w];
                 for (frame, motion) in frames.iter().zip(motions) {
-                    let inverse = 1.0 / motion.gain;
                     let offset = Offset::new(motion.shift);
-                    // A whole-pixel shift (the first, rough pass) needs one tap, not four.
-                    let taps = if offset.part == (0.0, 0.0) { 1 } else { 4 };
-                    for x in 0..w {
-                        let mut p = [0f32; 3];
-                        for (i, k) in offset.taps(x, y, w, h).into_iter().take(taps) {
-                            for (o, v) in p.iter_mut().zip(&frame.data[i * 3..i * 3 + 3]) {
-                                *o += f32::from(*v) * k;
-                            }
-                        }
+                    // The four bilinear weights, with the exposure evened out.
+                    let inverse = 1.0 / motion.gain;
+                    let (fx, fy) = offset.part;
+                    let k = [
+                        (1.0 - fx) * (1.0 - fy) * inverse,
+                        fx * (1.0 - fy) * inverse,
+                        (1.0 - fx) * fy * inverse,
+                        fx * fy * inverse,
+                    ];
+                    let row = |yy: i64| {
+                        let yy = yy.clamp(0, h as i64 - 1) as usize;
+                        &frame.data[yy * w * 3..(yy + 1) * w * 3]
+                    };
+                    let y0 = y as i64 + offset.whole.1;
+                    let (above, below) = (row(y0), row(y0 + 1));
+                    for (x, (sum, square)) in sum.iter_mut().zip(&mut square).enumerate() {
+                        let x0 = x as i64 + offset.whole.0;
+                        let xa = x0.clamp(0, w as i64 - 1) as usize * 3;
+                        let xb = (x0 + 1).clamp(0, w as i64 - 1) as usize * 3;
                         for c in 0..3 {
-                            let v = p[c] * inverse;
-                            mean[x][c] += v / n;
-                            square[x] += v * v / n;
+                            let v = f32::from(above[xa + c]) * k[0]
+                                + f32::from(above[xb + c]) * k[1]
+                                + f32::from(below[xa + c]) * k[2]
+                                + f32::from(below[xb + c]) * k[3];
+                            sum[c] += v;
+                            *square += v * v;
                         }
                     }
                 }
+                let mean: Vec<[f32; 3]> = sum.iter().map(|s| s.map(|v| v / n)).collect();
                 let variance = mean
                     .iter()
                     .zip(&square)
-                    .map(|(m, s)| ((s - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0).max(0.0))
+                    .map(|(m, s)| {
+                        ((s / n - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0).max(0.0)
+                    })
                     .collect();
                 (mean, variance)
             })
@@ -321,6 +336,11 @@ impl Background {
             "frame and background sizes differ"
         );
         let motion = self.motion(frame, config.max_shift);
+        // Gain-correction and where the background lies in the frame, shared by every pixel.
+        let sampling = (
+            1.0 / motion.gain,
+            Offset::new((-motion.shift.0, -motion.shift.1)),
+        );
         let (w, h) = (self.width as usize, self.height as usize);
         let (tw, th) = (w.div_ceil(TILE), h.div_ceil(TILE));
         // Per tile, its centre's verdict: sure athlete, unsure (brightened toward white).
@@ -332,7 +352,7 @@ impl Background {
                     (tx * TILE + TILE / 2).min(w - 1),
                     (ty * TILE + TILE / 2).min(h - 1),
                 );
-                match self.score_at(frame, x, y, motion, config) {
+                match self.score_at(frame, x, y, sampling, config) {
                     Some(strength) => sure[ty * tw + tx] = strength >= SURE,
                     None => light[ty * tw + tx] = true,
                 }
@@ -361,21 +381,17 @@ impl Background {
         let mut unsure = Mask::empty(self.width, self.height);
         // The box of the tiles tested: outside it every pixel is plain background.
         let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
+        let near = spread(&sure, tw, th, TILE_REACH);
         for ty in 0..th {
             for tx in 0..tw {
-                let near =
-                    (ty.saturating_sub(TILE_REACH)..=(ty + TILE_REACH).min(th - 1)).any(|y| {
-                        (tx.saturating_sub(TILE_REACH)..=(tx + TILE_REACH).min(tw - 1))
-                            .any(|x| sure[y * tw + x])
-                    });
-                if !near {
+                if !near[ty * tw + tx] {
                     continue;
                 }
                 (x0, y0) = (x0.min(tx * TILE), y0.min(ty * TILE));
                 (x1, y1) = (x1.max((tx + 1) * TILE), y1.max((ty + 1) * TILE));
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
-                        match self.score_at(frame, x, y, motion, config) {
+                        match self.score_at(frame, x, y, sampling, config) {
                             Some(strength) => strength_of[y * w + x] = strength,
                             None => unsure.data[y * w + x] = true,
                         }
@@ -424,17 +440,16 @@ impl Background {
         frame: &RgbImage,
         x: usize,
         y: usize,
-        motion: Motion,
+        (inverse, back): (f32, Offset),
         config: &MattingConfig,
     ) -> Option<f32> {
         let i = (y * self.width as usize + x) * 3;
-        let inverse = 1.0 / motion.gain;
         let pixel = [
             f32::from(frame.data[i]) * inverse,
             f32::from(frame.data[i + 1]) * inverse,
             f32::from(frame.data[i + 2]) * inverse,
         ];
-        let (bg, sigma) = self.at(x, y, Offset::new((-motion.shift.0, -motion.shift.1)));
+        let (bg, sigma) = self.at(x, y, back);
         score(pixel, bg, sigma, CLIPPED * inverse, config)
     }
 
@@ -448,11 +463,9 @@ impl Background {
                 *o += v * k;
             }
         }
-        let nearest = taps
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(taps[0].0, |t| t.0);
-        (out, self.sigma[nearest])
+        // The tap of the largest weight.
+        let nearest = usize::from(offset.part.0 >= 0.5) + 2 * usize::from(offset.part.1 >= 0.5);
+        (out, self.sigma[taps[nearest].0])
     }
 
     /// The frame's exposure gain and shake: the gain first (a median ratio barely feels a few
@@ -666,6 +679,26 @@ fn coverage(
         }
     }
     (alpha, raw)
+}
+
+/// The cells of a `w` x `h` grid within `reach` cells (along each axis) of a set one: a
+/// square dilation, by rows then by columns.
+fn spread(set: &[bool], w: usize, h: usize, reach: usize) -> Vec<bool> {
+    let mut rows = vec![false; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let span = y * w + x.saturating_sub(reach)..=y * w + (x + reach).min(w - 1);
+            rows[y * w + x] = set[span].contains(&true);
+        }
+    }
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            out[y * w + x] =
+                (y.saturating_sub(reach)..=(y + reach).min(h - 1)).any(|yy| rows[yy * w + x]);
+        }
+    }
+    out
 }
 
 /// A level at which a channel of a frame may have clipped.
@@ -1025,6 +1058,19 @@ mod tests {
         }
         let score = iou(&matte.mask, &moved);
         assert!(score > 0.95, "IoU {score}");
+    }
+
+    #[test]
+    fn spread_sets_the_square_around_each_set_cell() {
+        let (w, h) = (9, 6);
+        let mut set = vec![false; w * h];
+        set[w + 1] = true; // (1, 1)
+        let near = spread(&set, w, h, 2);
+        for y in 0..h {
+            for x in 0..w {
+                assert_eq!(near[y * w + x], x <= 3 && y <= 3, "({x}, {y})");
+            }
+        }
     }
 
     #[test]
