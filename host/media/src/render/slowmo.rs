@@ -63,11 +63,12 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
             // The scene behind: the frames where their athlete does not hide it.
             let (ka, kb) = ((1.0 - tau) * (1.0 - a.alpha[i]), tau * (1.0 - b.alpha[i]));
             const PLATE: f32 = 1e-3;
-            let weight = ka + kb + PLATE;
+            let inverse = 1.0 / (ka + kb + PLATE);
             // The athlete: both layers moved into place, blended by time.
             let inside = |r: &Option<[f64; 4]>| {
                 r.is_some_and(|[x0, y0, x1, y1]| {
-                    (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64))
+                    let (x, y) = (x as f64, y as f64);
+                    x0 <= x && x <= x1 && y0 <= y && y <= y1
                 })
             };
             let (ca, aa) = if inside(&reach_a) {
@@ -86,15 +87,14 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
                 let behind = (ka * f32::from(a.frame.data[i * 3 + c])
                     + kb * f32::from(b.frame.data[i * 3 + c])
                     + PLATE * f32::from(plate.data[i * 3 + c]))
-                    / weight;
+                    * inverse;
                 let athlete = if cover > 0.0 {
                     (wa * ca[c] + wb * cb[c]) / cover
                 } else {
                     0.0
                 };
-                row[x * 3 + c] = (behind * (1.0 - cover) + athlete * cover)
-                    .round()
-                    .clamp(0.0, 255.0) as u8;
+                // Rounded (the cast saturates at 255).
+                row[x * 3 + c] = (behind * (1.0 - cover) + athlete * cover + 0.5) as u8;
             }
         }
     });

@@ -298,5 +298,6 @@ fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 
     if weight == 0.0 {
         return [0, 0, 0];
     }
-    sum.map(|v| (v / weight).round().clamp(0.0, 255.0) as u8)
+    // Rounded (the cast saturates at 0 and 255).
+    sum.map(|v| (v / weight + 0.5) as u8)
 }
