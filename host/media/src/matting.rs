@@ -494,27 +494,29 @@ impl Background {
             .flat_map(|y| (max + 1..w - max - 1).step_by(12).map(move |x| y * w + x))
             .map(|i| (i, frame_luma(frame, i as usize) / gain))
             .collect();
-        let cost = |dx: i32, dy: i32| -> f32 {
-            let back = -(dy * w + dx);
-            samples
-                .iter()
-                .map(|&(i, f)| {
-                    let b = self.luma[(i + back) as usize];
+        // The cost of every whole shift, sample by sample: a sample's shifts read one small
+        // neighbourhood of the background, which stays in cache for all of them.
+        let side = (2 * max + 1) as usize;
+        let mut costs = vec![0f32; side * side];
+        for &(i, f) in &samples {
+            for (row, dy) in costs.chunks_exact_mut(side).zip(-max..=max) {
+                let centre = (i - dy * w) as usize;
+                let back = &self.luma[centre - max as usize..=centre + max as usize];
+                // Shift dx reads the background dx pixels to the left.
+                for (cost, b) in row.iter_mut().zip(back.iter().rev()) {
                     // Truncated so the athlete's pixels do not dominate.
-                    (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER)
-                })
-                .sum()
-        };
+                    *cost += (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER);
+                }
+            }
+        }
         let (mut best, mut still) = (((0, 0), f32::INFINITY), f32::INFINITY);
-        for dy in -max..=max {
-            for dx in -max..=max {
-                let c = cost(dx, dy);
-                if (dx, dy) == (0, 0) {
-                    still = c;
-                }
-                if c < best.1 {
-                    best = ((dx, dy), c);
-                }
+        for (k, &c) in costs.iter().enumerate() {
+            let (dx, dy) = ((k % side) as i32 - max, (k / side) as i32 - max);
+            if (dx, dy) == (0, 0) {
+                still = c;
+            }
+            if c < best.1 {
+                best = ((dx, dy), c);
             }
         }
         let start = if still <= best.1 * STILL_MARGIN {
