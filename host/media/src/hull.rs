@@ -411,10 +411,12 @@ impl Hull {
         let projector = camera.projector();
         let diagonal = voxel.length();
         let focal = camera.k.x_axis.x.abs().max(camera.k.y_axis.y.abs());
-        let slabs: Vec<Vec<(u32, u32, f32, u32)>> = surface
+        let width = camera.width as usize;
+        // Per voxel drawn: the pixel (row-major index), the depth, the voxel.
+        let slabs: Vec<Vec<(u32, f32, u32)>> = surface
             .par_chunks(4096)
             .map(|chunk| {
-                let mut hits = Vec::new();
+                let mut hits = Vec::with_capacity(chunk.len());
                 for &index in chunk {
                     let i = index as usize;
                     let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
@@ -424,17 +426,18 @@ impl Hull {
                     if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
                         // Far smaller than a pixel: it covers the pixel its centre falls in.
                         if let Some(p) = projector.project(centre).filter(|p| camera.in_image(*p)) {
-                            hits.push((
-                                p.x.round() as u32,
-                                p.y.round() as u32,
-                                depth as f32,
-                                index,
-                            ));
+                            // Rounded: in the image, p + 0.5 is positive.
+                            let (px, py) = ((p.x + 0.5) as usize, (p.y + 0.5) as usize);
+                            hits.push(((py * width + px) as u32, depth as f32, index));
                         }
                         continue;
                     }
                     footprint(camera, &projector, lo, lo + voxel, |px, py| {
-                        hits.push((px, py, depth as f32, index));
+                        hits.push((
+                            (py as usize * width + px as usize) as u32,
+                            depth as f32,
+                            index,
+                        ));
                     });
                 }
                 hits
@@ -447,8 +450,8 @@ impl Hull {
             depth: vec![f32::INFINITY; size],
             voxel: vec![u32::MAX; size],
         };
-        for (px, py, depth, index) in slabs.into_iter().flatten() {
-            let i = py as usize * camera.width as usize + px as usize;
+        for (i, depth, index) in slabs.into_iter().flatten() {
+            let i = i as usize;
             if depth < map.depth[i] {
                 map.depth[i] = depth;
                 map.voxel[i] = index;

@@ -106,25 +106,27 @@ impl<'a> Synthesis<'a> {
             .collect();
         let mut data = vec![0u8; w * h * 3];
         data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
-            // The two grid rows around this row, and its weight between them.
-            let (gy, fy) = (y / GRID, (y % GRID) as u32);
-            let above = &grid[gy * gw..(gy + 1) * gw];
-            let below = &grid[(gy + 1) * gw..(gy + 2) * gw];
             const G: u32 = GRID as u32;
+            // The background: the two grid rows around this row blended, then between the
+            // grid columns around each pixel.
+            let (gy, fy) = (y / GRID, (y % GRID) as u32);
+            let line: Vec<[u32; 3]> = grid[gy * gw..(gy + 1) * gw]
+                .iter()
+                .zip(&grid[(gy + 1) * gw..(gy + 2) * gw])
+                .map(|(a, b)| [0, 1, 2].map(|k| u32::from(a[k]) * (G - fy) + u32::from(b[k]) * fy))
+                .collect();
             for (x, out) in row.chunks_exact_mut(3).enumerate() {
-                let voxel = depth.voxel[y * w + x];
-                if voxel != u32::MAX {
-                    out.copy_from_slice(&self.surface(self.hull.voxel_center(voxel), origin));
-                    continue;
-                }
                 let (gx, fx) = (x / GRID, (x % GRID) as u32);
-                let (a, b, c, d) = (above[gx], above[gx + 1], below[gx], below[gx + 1]);
-                for (k, o) in out.iter_mut().enumerate() {
-                    let v = u32::from(a[k]) * (G - fx) * (G - fy)
-                        + u32::from(b[k]) * fx * (G - fy)
-                        + u32::from(c[k]) * (G - fx) * fy
-                        + u32::from(d[k]) * fx * fy;
-                    *o = ((v + G * G / 2) / (G * G)) as u8;
+                let (a, b) = (line[gx], line[gx + 1]);
+                for k in 0..3 {
+                    out[k] = ((a[k] * (G - fx) + b[k] * fx + G * G / 2) / (G * G)) as u8;
+                }
+            }
+            // The athlete, at every pixel.
+            for (x, &voxel) in depth.voxel[y * w..(y + 1) * w].iter().enumerate() {
+                if voxel != u32::MAX {
+                    row[x * 3..x * 3 + 3]
+                        .copy_from_slice(&self.surface(self.hull.voxel_center(voxel), origin));
                 }
             }
         });
