@@ -25,19 +25,51 @@ impl Mesh {
         // A dual cell (i, j, k) has corners at voxels (i + dx, j + dy, k + dz), dx, dy, dz in {0, 1};
         // cells run from -1 to n - 1 so the grid's outside counts as empty.
         let size = (n + 1) as usize;
-        let cell_index = |i: i64, j: i64, k: i64| {
-            ((i + 1) as usize) + size * (((j + 1) as usize) + size * ((k + 1) as usize))
-        };
-        let mut vertex_of = vec![u32::MAX; size * size * size];
+        let in_layer = |i: i64, j: i64| ((i + 1) as usize) + size * ((j + 1) as usize);
         let mut mesh = Mesh::default();
         let origin = hull.bounds.min + voxel * 0.5;
-        for k in -1..n {
-            for j in -1..n {
-                for i in -1..n {
+        // Only cells and edges that touch an occupied voxel matter: those within a voxel of
+        // the occupied box.
+        let Some([lo, hi]) = occupied_box(hull) else {
+            return mesh;
+        };
+        let cells = |axis: usize| lo[axis] - 1..=hi[axis];
+        // The occupancy with a border of empty voxels, so that neighbours need no bounds test.
+        let padded = n as usize + 2;
+        let mut grid = vec![false; padded * padded * padded];
+        for (index, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
+            let (x, y, z) = (
+                index % n as usize,
+                (index / n as usize) % n as usize,
+                index / (n * n) as usize,
+            );
+            grid[(x + 1) + padded * ((y + 1) + padded * (z + 1))] = true;
+        }
+        let at = |i: i64, j: i64, k: i64| {
+            grid[(i + 1) as usize + padded * ((j + 1) as usize + padded * (k + 1) as usize)]
+        };
+        // Whether voxel row (j, k) is empty: the rows of the box's cross-section that miss
+        // the athlete are skipped whole.
+        let empty = |j: i64, k: i64| {
+            let start = padded * ((j + 1) as usize + padded * (k + 1) as usize);
+            !grid[start..start + padded].contains(&true)
+        };
+        // The vertex of each cell of layer k, and of layer k - 1: all that the quads of the
+        // voxel edges of layer k join.
+        let mut vertex_of = vec![u32::MAX; size * size];
+        let mut below = vec![u32::MAX; size * size];
+        for k in cells(2) {
+            std::mem::swap(&mut vertex_of, &mut below);
+            vertex_of.fill(u32::MAX);
+            for j in cells(1) {
+                if empty(j, k) && empty(j + 1, k) && empty(j, k + 1) && empty(j + 1, k + 1) {
+                    continue;
+                }
+                for i in cells(0) {
                     let mut inside = 0;
                     let mut corners = [false; 8];
                     for (c, corner) in corners.iter_mut().enumerate() {
-                        *corner = hull.get(
+                        *corner = at(
                             i + (c & 1) as i64,
                             j + ((c >> 1) & 1) as i64,
                             k + ((c >> 2) & 1) as i64,
@@ -58,20 +90,22 @@ impl Mesh {
                     }
                     let local = DVec3::new(i as f64, j as f64, k as f64) + sum / count;
                     let world = origin + local * voxel;
-                    vertex_of[cell_index(i, j, k)] = mesh.positions.len() as u32;
+                    vertex_of[in_layer(i, j)] = mesh.positions.len() as u32;
                     mesh.positions.push(world.as_vec3());
                 }
             }
-        }
-        // For each voxel edge along +x, +y, +z whose ends differ, a quad joins the four dual
-        // cells around it, wound so its normal points from inside to outside.
-        for k in -1..n {
-            for j in -1..n {
-                for i in -1..n {
-                    let here = hull.get(i, j, k);
+            // For each voxel edge of this layer along +x, +y, +z whose ends differ, a quad
+            // joins the four dual cells around it, wound so its normal points from inside to
+            // outside.
+            for j in cells(1) {
+                if empty(j, k) && empty(j + 1, k) && empty(j, k + 1) {
+                    continue;
+                }
+                for i in cells(0) {
+                    let here = at(i, j, k);
                     for axis in 0..3 {
                         let (di, dj, dk) = [(1, 0, 0), (0, 1, 0), (0, 0, 1)][axis];
-                        let there = hull.get(i + di, j + dj, k + dk);
+                        let there = at(i + di, j + dj, k + dk);
                         if here == there {
                             continue;
                         }
@@ -82,18 +116,15 @@ impl Mesh {
                             ((1, 0, 0), (0, 1, 0)),
                         ][axis];
                         let cell = |a: i64, b: i64| {
-                            cell_index(
-                                i - u.0 * a - v.0 * b,
-                                j - u.1 * a - v.1 * b,
-                                k - u.2 * a - v.2 * b,
-                            )
+                            let (ci, cj) = (i - u.0 * a - v.0 * b, j - u.1 * a - v.1 * b);
+                            let layer = if u.2 * a + v.2 * b == 0 {
+                                &vertex_of
+                            } else {
+                                &below
+                            };
+                            layer[in_layer(ci, cj)]
                         };
-                        let quad = [
-                            vertex_of[cell(0, 0)],
-                            vertex_of[cell(1, 0)],
-                            vertex_of[cell(1, 1)],
-                            vertex_of[cell(0, 1)],
-                        ];
+                        let quad = [cell(0, 0), cell(1, 0), cell(1, 1), cell(0, 1)];
                         if quad.contains(&u32::MAX) {
                             continue;
                         }
@@ -231,6 +262,21 @@ const CUBE_EDGES: [(usize, usize); 12] = [
 
 fn corner_offset(c: usize) -> DVec3 {
     DVec3::new((c & 1) as f64, ((c >> 1) & 1) as f64, ((c >> 2) & 1) as f64)
+}
+
+/// The lowest and highest voxel coordinates of the occupied voxels; `None` if there are none.
+fn occupied_box(hull: &Hull) -> Option<[[i64; 3]; 2]> {
+    let n = hull.resolution as usize;
+    let mut bounds: Option<[[i64; 3]; 2]> = None;
+    for (index, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
+        let at = [index % n, (index / n) % n, index / (n * n)].map(|v| v as i64);
+        let [lo, hi] = bounds.get_or_insert([at, at]);
+        for axis in 0..3 {
+            lo[axis] = lo[axis].min(at[axis]);
+            hi[axis] = hi[axis].max(at[axis]);
+        }
+    }
+    bounds
 }
 
 #[cfg(test)]
