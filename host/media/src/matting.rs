@@ -578,6 +578,13 @@ fn score(
     config: &MattingConfig,
 ) -> Option<f32> {
     let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    // Most pixels are the background within noise. Chroma and brightness distortion below
+    // are each at most the pixel's distance from the background, so a pixel within half a
+    // threshold of it scores under one half, which [`coverage`] treats as 0.
+    let near = [0, 1, 2].map(|c| pixel[c] - bg[c]);
+    if dot(near, near) < (0.5 * config.threshold * sigma).powi(2) {
+        return Some(0.0);
+    }
     let bb = dot(bg, bg);
     // Brightness distortion: the scale of the background colour nearest the pixel.
     let a = if bb > 1.0 { dot(pixel, bg) / bb } else { 1.0 };
