@@ -7,6 +7,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use piste_media::RgbImage;
+use std::borrow::Borrow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,29 +27,34 @@ fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
     }
 }
 
-/// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish.
-fn encode_with(frames: &[RgbImage], fps: f64, middle: &str, path: &Path) -> Result<()> {
+/// Frames the encoder may hold before the one handing them over waits.
+const QUEUED_FRAMES: u64 = 4;
+
+/// How long the encoder may take no frame before encoding is given up.
+const STALLED: Duration = Duration::from_secs(120);
+
+/// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish. Frames
+/// are taken as the encoder needs them (at most [`QUEUED_FRAMES`] ahead), so a sequence
+/// being rendered is encoded while its next frames are made.
+fn encode_with(
+    frames: impl IntoIterator<Item = impl Borrow<RgbImage>>,
+    fps: f64,
+    middle: &str,
+    path: &Path,
+) -> Result<()> {
     crate::init()?;
     let err = out_err(path);
-    let Some(first) = frames.first() else {
+    let mut frames = frames.into_iter().peekable();
+    let Some((width, height)) = frames.peek().map(|f| (f.borrow().width, f.borrow().height)) else {
         return Err(err("no frames to encode".into()));
     };
-    if let Some(f) = frames
-        .iter()
-        .find(|f| (f.width, f.height) != (first.width, first.height))
-    {
-        return Err(err(format!(
-            "frames differ in size: {}x{} and {}x{}",
-            first.width, first.height, f.width, f.height
-        )));
-    }
     let location = path
         .to_str()
         .ok_or_else(|| err("the path is not UTF-8".into()))?;
     let description = format!(
         "appsrc name=src format=time caps=video/x-raw,format=RGB,width={},height={},framerate={}/1000 ! videoconvert ! {middle} ! filesink location=\"{}\"",
-        first.width,
-        first.height,
+        width,
+        height,
         (fps * 1000.0).round() as u64,
         location.replace('"', "\\\"")
     );
@@ -58,19 +64,12 @@ fn encode_with(frames: &[RgbImage], fps: f64, middle: &str, path: &Path) -> Resu
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| err(e.to_string()))?;
-    let period = Duration::from_secs_f64(1.0 / fps);
-    for (i, f) in frames.iter().enumerate() {
-        let mut b = gst::Buffer::from_slice(f.data.clone());
-        let bm = b.get_mut().expect("fresh");
-        bm.set_pts(gst::ClockTime::from_nseconds(
-            (period * i as u32).as_nanos() as u64,
-        ));
-        bm.set_duration(gst::ClockTime::from_nseconds(period.as_nanos() as u64));
-        src.push_buffer(b)
-            .map_err(|e| err(format!("encoder refused frame {i}: {e:?}")))?;
-    }
-    src.end_of_stream().map_err(|e| err(format!("{e:?}")))?;
     let bus = pipeline.bus().expect("pipelines have a bus");
+    let pushed = push_frames(&src, &bus, frames, fps, (width, height)).map_err(&err);
+    if let Err(e) = pushed {
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(e);
+    }
     let result = match bus.timed_pop_filtered(
         gst::ClockTime::from_seconds(120),
         &[gst::MessageType::Eos, gst::MessageType::Error],
@@ -90,8 +89,61 @@ fn encode_with(frames: &[RgbImage], fps: f64, middle: &str, path: &Path) -> Resu
     result
 }
 
-/// Encodes frames as H.264 in MP4 at `fps`.
-pub fn mp4(frames: &[RgbImage], fps: f64, path: &Path) -> Result<()> {
+/// Hands frames to `src` with their timestamps, then the end of the stream; every frame
+/// must have the first one's size. Waits while the encoder holds [`QUEUED_FRAMES`], and
+/// stops at an error on `bus` or when the encoder takes nothing for [`STALLED`].
+fn push_frames(
+    src: &gst_app::AppSrc,
+    bus: &gst::Bus,
+    frames: impl Iterator<Item = impl Borrow<RgbImage>>,
+    fps: f64,
+    (width, height): (u32, u32),
+) -> std::result::Result<(), String> {
+    let period = Duration::from_secs_f64(1.0 / fps);
+    let limit = QUEUED_FRAMES * u64::from(width) * u64::from(height) * 3;
+    for (i, f) in frames.enumerate() {
+        let waiting = std::time::Instant::now();
+        while src.current_level_bytes() >= limit {
+            if let Some(msg) =
+                bus.timed_pop_filtered(gst::ClockTime::from_mseconds(2), &[gst::MessageType::Error])
+                && let gst::MessageView::Error(e) = msg.view()
+            {
+                return Err(format!("{} ({})", e.error(), e.debug().unwrap_or_default()));
+            }
+            if waiting.elapsed() > STALLED {
+                return Err(format!(
+                    "the encoder took no frame for {} s",
+                    STALLED.as_secs()
+                ));
+            }
+        }
+        let f = f.borrow();
+        if (f.width, f.height) != (width, height) {
+            return Err(format!(
+                "frames differ in size: {width}x{height} and {}x{}",
+                f.width, f.height
+            ));
+        }
+        let mut b = gst::Buffer::from_slice(f.data.clone());
+        let bm = b.get_mut().expect("fresh");
+        bm.set_pts(gst::ClockTime::from_nseconds(
+            (period * i as u32).as_nanos() as u64,
+        ));
+        bm.set_duration(gst::ClockTime::from_nseconds(period.as_nanos() as u64));
+        src.push_buffer(b)
+            .map_err(|e| format!("encoder refused frame {i}: {e:?}"))?;
+    }
+    src.end_of_stream().map_err(|e| format!("{e:?}"))?;
+    Ok(())
+}
+
+/// Encodes frames as H.264 in MP4 at `fps`, each as it comes (a sequence being rendered is
+/// encoded while its next frames are made).
+pub fn mp4(
+    frames: impl IntoIterator<Item = impl Borrow<RgbImage>>,
+    fps: f64,
+    path: &Path,
+) -> Result<()> {
     encode_with(
         frames,
         fps,

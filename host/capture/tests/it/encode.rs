@@ -64,3 +64,30 @@ fn a_damaged_file_is_a_clear_error() {
             .contains("no frames")
     );
 }
+
+#[test]
+fn frames_made_as_the_encoder_takes_them_all_arrive() {
+    // More frames than the encoder holds at once, each made only when asked for.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed.mp4");
+    encode::mp4((0..40).map(|i| pattern(i, 320, 180)), 25.0, &path).unwrap();
+    let back = encode::decode_file(&path).unwrap();
+    assert_eq!(back.len(), 40, "frame count");
+    assert!(psnr(&back[39], &pattern(39, 320, 180)) > 30.0);
+}
+
+#[test]
+fn a_frame_of_another_size_midway_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.mp4");
+    let frames = (0..10).map(|i| {
+        if i == 6 {
+            pattern(i, 160, 90)
+        } else {
+            pattern(i, 320, 180)
+        }
+    });
+    let err = encode::mp4(frames, 25.0, &path).unwrap_err().to_string();
+    assert!(err.contains("320x180 and 160x90"), "{err}");
+    assert!(err.contains("mixed.mp4"), "{err}");
+}

@@ -476,28 +476,38 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .expect("key shape");
     let orbit = orbit_cameras(&clip.cameras, centre, args.orbit_frames);
     // A sequence as NAME.mp4 (H.264 at the clip's rate) with its first frame as NAME.png,
-    // and with --png-frames every frame as NAME/NNNN.png.
-    let write_sequence = |name: &str, frames: &[RgbImage]| -> Result<()> {
+    // and with --png-frames every frame as NAME/NNNN.png. Frames are encoded as they come.
+    let write_sequence = |name: &str, frames: &mut dyn Iterator<Item = RgbImage>| -> Result<()> {
         let dir = args.out.join(name);
         if args.png_frames {
             std::fs::create_dir_all(&dir)?;
         }
-        write_png(&args.out.join(format!("{name}.png")), &frames[0])?;
-        if args.png_frames {
-            frames
-                .par_iter()
-                .enumerate()
-                .try_for_each(|(k, frame)| write_png(&dir.join(format!("{k:04}.png")), frame))?;
-        }
+        // The first error writing a PNG, reported once the video is done.
+        let mut failed: Option<anyhow::Error> = None;
+        let frames = frames.enumerate().map(|(k, frame)| {
+            let mut still = |path: PathBuf| {
+                if let (None, Err(e)) = (&failed, write_png(&path, &frame)) {
+                    failed = Some(e);
+                }
+            };
+            if k == 0 {
+                still(args.out.join(format!("{name}.png")));
+            }
+            if args.png_frames {
+                still(dir.join(format!("{k:04}.png")));
+            }
+            frame
+        });
         piste_capture::encode::mp4(frames, meta.fps, &args.out.join(format!("{name}.mp4")))?;
-        Ok(())
+        failed.map_or(Ok(()), Err)
     };
     let render_sequence = |name: &str, cameras: &[Camera]| -> Result<()> {
-        let frames: Vec<RgbImage> = cameras
-            .par_iter()
-            .map(|camera| synthesis.render(camera, meta.ground_z))
-            .collect();
-        write_sequence(name, &frames)
+        write_sequence(
+            name,
+            &mut cameras
+                .iter()
+                .map(|camera| synthesis.render(camera, meta.ground_z)),
+        )
     };
     timings.time("orbit", || render_sequence("orbit", &orbit))?;
     timings.time("bullet time", || {
@@ -539,7 +549,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             if frames.is_empty() {
                 return Ok(());
             }
-            write_sequence("slowmo", &frames)
+            write_sequence("slowmo", &mut frames.into_iter())
         })?;
     }
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].mask)?;
