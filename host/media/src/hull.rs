@@ -461,7 +461,7 @@ impl Hull {
     }
 
     /// Whether the ray from `origin` along `direction` passes through an occupied voxel
-    /// (marched in steps of a third of the smallest voxel side).
+    /// (every voxel it crosses is visited in order, by Amanatides and Woo's traversal).
     pub fn meets(&self, origin: DVec3, direction: DVec3) -> bool {
         // Where the ray enters and leaves the grid's box (the slab method).
         let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
@@ -482,16 +482,44 @@ impl Hull {
             return false;
         }
         let voxel = self.voxel_size();
-        let step = voxel.min_element() / 3.0;
-        let mut t = enter;
-        while t <= leave {
-            let p = (origin + direction * t - self.bounds.min) / voxel;
-            if self.get(p.x.floor() as i64, p.y.floor() as i64, p.z.floor() as i64) {
+        let n = i64::from(self.resolution);
+        let entry = (origin + direction * enter - self.bounds.min) / voxel;
+        let mut cell = [0, 1, 2].map(|k| (entry[k].floor() as i64).clamp(0, n - 1));
+        // Per axis: the step between cells, the ray parameter of the next cell boundary, and
+        // the parameter between boundaries.
+        let mut step = [0i64; 3];
+        let mut next = [f64::INFINITY; 3];
+        let mut delta = [f64::INFINITY; 3];
+        for k in 0..3 {
+            let d = direction[k];
+            if d.abs() < 1e-12 {
+                continue;
+            }
+            step[k] = if d > 0.0 { 1 } else { -1 };
+            let boundary = cell[k] + i64::from(d > 0.0);
+            next[k] = (self.bounds.min[k] + boundary as f64 * voxel[k] - origin[k]) / d;
+            delta[k] = voxel[k] / d.abs();
+        }
+        loop {
+            if self.get(cell[0], cell[1], cell[2]) {
                 return true;
             }
-            t += step;
+            let axis = if next[0] <= next[1] && next[0] <= next[2] {
+                0
+            } else if next[1] <= next[2] {
+                1
+            } else {
+                2
+            };
+            if next[axis] > leave {
+                return false;
+            }
+            cell[axis] += step[axis];
+            if cell[axis] < 0 || cell[axis] >= n {
+                return false;
+            }
+            next[axis] += delta[axis];
         }
-        false
     }
 
     /// The centre of voxel `index` (as stored in a [`DepthMap`]).
@@ -646,4 +674,75 @@ pub fn leave_one_out(
             crate::metrics::iou(&hull.render_mask(&cameras[left_out]), &masks[left_out])
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 16³ hull over the unit cube with a few occupied voxels.
+    fn scattered() -> Hull {
+        let n = 16usize;
+        let mut occupied = vec![false; n * n * n];
+        for (x, y, z) in [(3, 4, 5), (10, 10, 10), (15, 0, 7), (8, 2, 13)] {
+            occupied[x + n * (y + n * z)] = true;
+        }
+        Hull {
+            bounds: Bounds {
+                min: DVec3::ZERO,
+                max: DVec3::ONE,
+            },
+            resolution: n as u32,
+            occupied,
+        }
+    }
+
+    /// Marches a ray in tiny steps: what [`Hull::meets`] must agree with.
+    fn marched(hull: &Hull, origin: DVec3, direction: DVec3) -> bool {
+        let voxel = hull.voxel_size();
+        (0..200_000).any(|i| {
+            let p = (origin + direction * (f64::from(i) * 2e-5) - hull.bounds.min) / voxel;
+            hull.get(p.x.floor() as i64, p.y.floor() as i64, p.z.floor() as i64)
+        })
+    }
+
+    #[test]
+    fn a_ray_meets_the_hull_where_a_fine_march_does() {
+        let hull = scattered();
+        let mut state = 12345u64;
+        let mut random = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut hits, mut misses) = (0, 0);
+        for _ in 0..400 {
+            let origin = DVec3::new(random() * 3.0 - 1.0, random() * 3.0 - 1.0, -0.5);
+            // Aimed at a point inside the box, sometimes at an occupied voxel's centre.
+            let target = if random() < 0.3 {
+                hull.voxel_center(10 + 16 * (10 + 16 * 10))
+            } else {
+                DVec3::new(random(), random(), random())
+            };
+            let direction = (target - origin).normalize();
+            let expected = marched(&hull, origin, direction);
+            assert_eq!(
+                hull.meets(origin, direction),
+                expected,
+                "{origin} {direction}"
+            );
+            if expected { hits += 1 } else { misses += 1 }
+        }
+        assert!(hits > 50 && misses > 50, "{hits} hits, {misses} misses");
+    }
+
+    #[test]
+    fn a_ray_along_an_axis_or_away_from_the_box_is_handled() {
+        let hull = scattered();
+        let centre = hull.voxel_center(3 + 16 * (4 + 16 * 5));
+        assert!(hull.meets(DVec3::new(centre.x, centre.y, -1.0), DVec3::Z));
+        assert!(!hull.meets(DVec3::new(centre.x, centre.y, -1.0), -DVec3::Z));
+        assert!(!hull.meets(DVec3::new(0.5, 0.5, 2.0), DVec3::X));
+    }
 }
