@@ -108,6 +108,10 @@ impl Mask {
         let (w, h) = (self.width as usize, self.height as usize);
         let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
         for (y, row) in self.data.chunks_exact(w.max(1)).take(h).enumerate() {
+            // Counting is branch-free (vectorised); most rows of a venue mask are empty.
+            if row.iter().filter(|v| **v).count() == 0 {
+                continue;
+            }
             if let Some(first) = row.iter().position(|v| *v) {
                 let last = row.iter().rposition(|v| *v).unwrap_or(first);
                 (x0, x1) = (x0.min(first), x1.max(last + 1));

@@ -100,7 +100,8 @@ impl Matte {
                 .iter()
                 .zip(&self.unsure.data)
                 .zip(&self.alpha)
-                .map(|((m, u), a)| *m || *u || *a >= EDGE)
+                // Without short-circuits, so the loop vectorises.
+                .map(|((m, u), a)| *m | *u | (*a >= EDGE))
                 .collect(),
         }
     }
