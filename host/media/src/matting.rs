@@ -361,22 +361,26 @@ impl Background {
         }
         // Unsure tiles joined to the athlete (a white boot, a white sleeve) are followed a
         // little way, so that every view's permissive mask holds them.
+        // (Breadth-first: each step looks only around the tiles the last one added.)
+        let mut frontier: Vec<usize> = (0..tw * th).filter(|k| sure[*k]).collect();
         for _ in 0..UNSURE_REACH {
-            let grown: Vec<bool> = (0..tw * th)
-                .map(|k| {
-                    let (tx, ty) = (k % tw, k / tw);
-                    sure[k]
-                        || light[k]
-                            && (ty.saturating_sub(1)..=(ty + 1).min(th - 1)).any(|y| {
-                                (tx.saturating_sub(1)..=(tx + 1).min(tw - 1))
-                                    .any(|x| sure[y * tw + x])
-                            })
-                })
-                .collect();
-            if grown == sure {
+            let mut added = Vec::new();
+            for &k in &frontier {
+                let (tx, ty) = (k % tw, k / tw);
+                for y in ty.saturating_sub(1)..=(ty + 1).min(th - 1) {
+                    for x in tx.saturating_sub(1)..=(tx + 1).min(tw - 1) {
+                        let j = y * tw + x;
+                        if light[j] && !sure[j] {
+                            sure[j] = true;
+                            added.push(j);
+                        }
+                    }
+                }
+            }
+            if added.is_empty() {
                 break;
             }
-            sure = grown;
+            frontier = added;
         }
         let mut strength_of = vec![0f32; w * h];
         let mut unsure = Mask::empty(self.width, self.height);
@@ -406,6 +410,7 @@ impl Background {
         let scale = (f64::from(self.width) / 1280.0).min(1.0);
         let mask = clean(
             &raw,
+            tested,
             config.open_radius * scale,
             config.close_radius * scale,
         );
@@ -857,13 +862,17 @@ fn shake_of(matte: &Matte) -> DVec2 {
 }
 
 /// Opening then closing, computed only in the box around the set pixels (the athlete is a
-/// small part of a venue camera's image).
-fn clean(raw: &Mask, open: f64, close: f64) -> Mask {
+/// small part of a venue camera's image), all of which lie in the box `within`.
+fn clean(raw: &Mask, within: [usize; 4], open: f64, close: f64) -> Mask {
     let (w, h) = (raw.width as usize, raw.height as usize);
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for (i, _) in raw.data.iter().enumerate().filter(|(_, v)| **v) {
-        let (x, y) = (i % w, i / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    let [wx0, wy0, wx1, wy1] = within;
+    for y in wy0..wy1 {
+        for x in wx0..wx1 {
+            if raw.data[y * w + x] {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
     }
     if x0 == usize::MAX {
         return raw.clone();
