@@ -914,33 +914,37 @@ fn lucas_kanade(
         return start;
     }
     let b = |x: usize, y: usize| back[y * w + x];
+    // The frame's samples, read once for every iteration.
+    let samples: Vec<(usize, usize, f32)> = (margin..h - margin)
+        .step_by(step)
+        .flat_map(|y| (margin..w - margin).step_by(step).map(move |x| (x, y)))
+        .map(|(x, y)| (x, y, frame((x, y))))
+        .collect();
     for _ in 0..iterations {
         let (mut hxx, mut hxy, mut hyy, mut ex, mut ey, mut n) =
             (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
-        for y in (margin..h - margin).step_by(step) {
-            for x in (margin..w - margin).step_by(step) {
-                // The background at p − d, bilinear, and its gradient at the nearest pixel.
-                let (sx, sy) = (x as f32 - d.0, y as f32 - d.1);
-                let (x0, y0) = (sx.floor(), sy.floor());
-                let (fx, fy) = (sx - x0, sy - y0);
-                let (x0, y0) = (x0 as usize, y0 as usize);
-                let value = (b(x0, y0) * (1.0 - fx) + b(x0 + 1, y0) * fx) * (1.0 - fy)
-                    + (b(x0, y0 + 1) * (1.0 - fx) + b(x0 + 1, y0 + 1) * fx) * fy;
-                let (nx, ny) = (sx.round() as usize, sy.round() as usize);
-                let gx = f64::from(b(nx + 1, ny) - b(nx - 1, ny)) * 0.5;
-                let gy = f64::from(b(nx, ny + 1) - b(nx, ny - 1)) * 0.5;
-                let r = frame((x, y)) - value;
-                if r.abs() > ALIGN_OUTLIER {
-                    continue;
-                }
-                let r = f64::from(r);
-                hxx += gx * gx;
-                hxy += gx * gy;
-                hyy += gy * gy;
-                ex += gx * r;
-                ey += gy * r;
-                n += 1.0;
+        for &(x, y, f) in &samples {
+            // The background at p − d, bilinear, and its gradient at the nearest pixel (the
+            // margin keeps p − d positive, so truncation floors and adding a half rounds).
+            let (sx, sy) = (x as f32 - d.0, y as f32 - d.1);
+            let (x0, y0) = (sx as usize, sy as usize);
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let value = (b(x0, y0) * (1.0 - fx) + b(x0 + 1, y0) * fx) * (1.0 - fy)
+                + (b(x0, y0 + 1) * (1.0 - fx) + b(x0 + 1, y0 + 1) * fx) * fy;
+            let (nx, ny) = ((sx + 0.5) as usize, (sy + 0.5) as usize);
+            let gx = f64::from(b(nx + 1, ny) - b(nx - 1, ny)) * 0.5;
+            let gy = f64::from(b(nx, ny + 1) - b(nx, ny - 1)) * 0.5;
+            let r = f - value;
+            if r.abs() > ALIGN_OUTLIER {
+                continue;
             }
+            let r = f64::from(r);
+            hxx += gx * gx;
+            hxy += gx * gy;
+            hyy += gy * gy;
+            ex += gx * r;
+            ey += gy * r;
+            n += 1.0;
         }
         if n == 0.0 {
             break;
