@@ -292,7 +292,7 @@ impl Carver<'_, '_> {
                 continue;
             }
             seen += 1;
-            let (px, py) = (p.x.round() as u32, p.y.round() as u32);
+            let (px, py) = (round(p.x) as u32, round(p.y) as u32);
             if !view
                 .mask
                 .get(px.min(view.mask.width - 1), py.min(view.mask.height - 1))
@@ -326,15 +326,15 @@ fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
     // A corner just in front of the camera projects far away; keep the integers sane.
     let limit = DVec2::splat(1e9);
     let (min, max) = (min.clamp(-limit, limit), max.clamp(-limit, limit));
-    let (x0, y0) = (min.x.ceil() as i64, min.y.ceil() as i64);
-    let (x1, y1) = (max.x.floor() as i64 + 1, max.y.floor() as i64 + 1);
+    let (x0, y0) = (ceil(min.x), ceil(min.y));
+    let (x1, y1) = (floor(max.x) + 1, floor(max.y) + 1);
     let (x0, x1) = if x0 >= x1 {
-        (min.x.round() as i64, min.x.round() as i64 + 1)
+        (round(min.x), round(min.x) + 1)
     } else {
         (x0, x1)
     };
     let (y0, y1) = if y0 >= y1 {
-        (min.y.round() as i64, min.y.round() as i64 + 1)
+        (round(min.y), round(min.y) + 1)
     } else {
         (y0, y1)
     };
@@ -557,11 +557,32 @@ pub struct DepthMap {
 impl DepthMap {
     /// The depth at a (rounded) pixel position, infinite outside the image.
     pub fn depth_at(&self, x: f64, y: f64) -> f32 {
-        let (x, y) = (x.round(), y.round());
-        if x < 0.0 || y < 0.0 || x >= f64::from(self.width) || y >= f64::from(self.height) {
+        let (x, y) = (round(x), round(y));
+        if x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
             return f32::INFINITY;
         }
         self.depth[y as usize * self.width as usize + x as usize]
+    }
+}
+
+/// `v.floor()` as an integer, without a libm call (these run per cell, view and pixel).
+fn floor(v: f64) -> i64 {
+    let t = v as i64;
+    t - i64::from(t as f64 > v)
+}
+
+/// `v.ceil()` as an integer, without a libm call.
+fn ceil(v: f64) -> i64 {
+    let t = v as i64;
+    t + i64::from((t as f64) < v)
+}
+
+/// `v.round()` (halves away from zero) as an integer, without a libm call.
+fn round(v: f64) -> i64 {
+    if v >= 0.0 {
+        (v + 0.5) as i64
+    } else {
+        -((0.5 - v) as i64)
     }
 }
 
@@ -735,6 +756,17 @@ mod tests {
             if expected { hits += 1 } else { misses += 1 }
         }
         assert!(hits > 50 && misses > 50, "{hits} hits, {misses} misses");
+    }
+
+    #[test]
+    fn integer_floor_ceil_and_round_match_the_float_ones() {
+        for v in [
+            -3.0, -2.5, -2.2, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0, 1.5, 2.7, 1e9, -1e9,
+        ] {
+            assert_eq!(floor(v), v.floor() as i64, "floor {v}");
+            assert_eq!(ceil(v), v.ceil() as i64, "ceil {v}");
+            assert_eq!(round(v), v.round() as i64, "round {v}");
+        }
     }
 
     #[test]

@@ -49,7 +49,8 @@ impl RgbImage {
 fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
     let x = x.clamp(0.0, f64::from(width - 1));
     let y = y.clamp(0.0, f64::from(height - 1));
-    let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+    // Clamped to the grid, so truncation floors (without a libm call).
+    let (x0, y0) = (x as usize, y as usize);
     let (x1, y1) = (
         (x0 + 1).min(width as usize - 1),
         (y0 + 1).min(height as usize - 1),
