@@ -44,7 +44,11 @@ struct Prepared<'a> {
 }
 
 /// Spacing, in pixels, of the grid the background is computed on (and interpolated between).
-const GRID: usize = 4;
+const GRID: usize = 2;
+
+/// How far apart (in 8-bit levels, in any channel) the corners of a coarse block of the
+/// background may lie for the block to count as flat and be interpolated, not computed.
+const BUSY: u8 = 16;
 
 /// How many cameras blend into one pixel.
 const BLEND: usize = 2;
@@ -81,8 +85,8 @@ impl<'a> Synthesis<'a> {
     /// Renders the moment from `target`. With `ground_z`, background pixels come from the
     /// ground plane at that height as the nearest cameras see it; otherwise from the
     /// nearest camera's background in the same direction. The background is computed on
-    /// every other pixel of every other row and interpolated between (it is smooth beside
-    /// the athlete, who is rendered at every pixel).
+    /// every other pixel of every other row, or every fourth where it is flat, and
+    /// interpolated between (the athlete is rendered at every pixel).
     pub fn render(&self, target: &Camera, ground_z: Option<f64>) -> RgbImage {
         let depth = self.hull.render_depth_of(&self.surface, target);
         let (w, h) = (target.width as usize, target.height as usize);
@@ -97,12 +101,54 @@ impl<'a> Synthesis<'a> {
             let pixel = DVec2::new(x as f64, y as f64);
             self.background(origin, rays.cast(pixel), pixel, ground_z, &order)
         };
-        // The background on the coarse grid.
+        // The background on a coarse grid of twice the spacing, then on the grid: computed
+        // where the coarse block around a point is busy (texture, an edge), interpolated
+        // where it is flat.
+        let (cw, ch) = (w.div_ceil(2 * GRID) + 1, h.div_ceil(2 * GRID) + 1);
+        let coarse: Vec<[u8; 3]> = (0..ch)
+            .into_par_iter()
+            .flat_map_iter(|cy| (0..cw).map(move |cx| (cx, cy)))
+            .map(|(cx, cy)| background((2 * GRID * cx).min(w - 1), (2 * GRID * cy).min(h - 1)))
+            .collect();
+        let busy: Vec<bool> = (0..(cw - 1) * (ch - 1))
+            .map(|b| {
+                let (bx, by) = (b % (cw - 1), b / (cw - 1));
+                let corners = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                    .map(|(dx, dy)| coarse[(by + dy) * cw + bx + dx]);
+                (0..3).any(|k| {
+                    let (lo, hi) = corners
+                        .iter()
+                        .fold((u8::MAX, 0), |(lo, hi), c| (lo.min(c[k]), hi.max(c[k])));
+                    hi - lo > BUSY
+                })
+            })
+            .collect();
         let (gw, gh) = (w.div_ceil(GRID) + 1, h.div_ceil(GRID) + 1);
         let grid: Vec<[u8; 3]> = (0..gh)
             .into_par_iter()
             .flat_map_iter(|gy| (0..gw).map(move |gx| (gx, gy)))
-            .map(|(gx, gy)| background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1)))
+            .map(|(gx, gy)| {
+                // The coarse points around this one (itself, two or four), and the coarse
+                // blocks it touches.
+                let xs = [gx / 2, gx.div_ceil(2)];
+                let ys = [gy / 2, gy.div_ceil(2)];
+                let touches =
+                    |v: usize, n: usize| (v.div_ceil(2).max(1) - 1)..(v / 2 + 1).min(n - 1);
+                let flat =
+                    touches(gy, ch).all(|by| touches(gx, cw).all(|bx| !busy[by * (cw - 1) + bx]));
+                if !flat {
+                    return background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1));
+                }
+                let mut sum = [0u32; 3];
+                for y in ys {
+                    for x in xs {
+                        for (s, v) in sum.iter_mut().zip(coarse[y * cw + x]) {
+                            *s += u32::from(v);
+                        }
+                    }
+                }
+                sum.map(|v| ((v + 2) / 4) as u8)
+            })
             .collect();
         let mut data = vec![0u8; w * h * 3];
         data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
