@@ -537,7 +537,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     })?;
     if args.slowmo > 1 {
         timings.time("slow motion", || {
-            let frames = slow_motion(
+            let mut frames = slow_motion(
                 &clip.cameras[0],
                 &plates[0],
                 &slice_frames,
@@ -545,11 +545,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 &kinematics,
                 meta.fps,
                 args.slowmo,
-            );
-            if frames.is_empty() {
+            )
+            .peekable();
+            if frames.peek().is_none() {
                 return Ok(());
             }
-            write_sequence("slowmo", &mut frames.into_iter())
+            write_sequence("slowmo", &mut frames)
         })?;
     }
     write_mask(&args.out.join("key_mask_cam0.png"), &key_mattes[0].mask)?;
@@ -689,16 +690,17 @@ fn is_black(frame: &RgbImage) -> bool {
 }
 
 /// Slow motion of `camera` (the slice's camera, whose frames and alphas `frames` holds):
-/// `factor` frames per real frame, from two frames before takeoff to two after landing.
-fn slow_motion(
+/// `factor` frames per real frame, from two frames before takeoff to two after landing,
+/// each made when it is asked for.
+fn slow_motion<'a>(
     camera: &Camera,
-    plate: &RgbImage,
-    frames: &[(usize, RgbImage, Vec<f32>)],
+    plate: &'a RgbImage,
+    frames: &'a [(usize, RgbImage, Vec<f32>)],
     shapes: &[(usize, Shape)],
     kinematics: &Kinematics,
     fps: f64,
     factor: usize,
-) -> Vec<RgbImage> {
+) -> impl Iterator<Item = RgbImage> + 'a {
     let margin = 2.0 / fps;
     let (from, to) = match (kinematics.takeoff_s, kinematics.landing_s) {
         (Some(a), Some(b)) => (a - margin, b + margin),
@@ -715,14 +717,11 @@ fn slow_motion(
     let steps: Vec<(usize, f32)> = (0..layers.len().saturating_sub(1))
         .flat_map(|k| (0..factor).map(move |s| (k, s as f32 / factor as f32)))
         .collect();
-    let mut out: Vec<RgbImage> = steps
-        .par_iter()
-        .map(|&(k, tau)| slowmo::between(plate, &layers[k], &layers[k + 1], tau))
-        .collect();
-    if let Some(last) = layers.last() {
-        out.push(last.frame.clone());
-    }
-    out
+    let last = layers.last().map(|layer| layer.frame.clone());
+    steps
+        .into_iter()
+        .map(move |(k, tau)| slowmo::between(plate, &layers[k], &layers[k + 1], tau))
+        .chain(last)
 }
 
 /// Cameras on a circle around `centre` at the rig's mean distance and height.
