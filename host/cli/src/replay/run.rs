@@ -433,22 +433,25 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .expect("shapes")
         .0;
 
-    let (key_frames, mut key_mattes): (Vec<RgbImage>, Vec<Matte>) =
-        matte_frame(key)?.into_iter().unzip();
-    let key_cameras = shake.cameras(&clip.cameras, &key_mattes);
-    let key_hull = timings.time("key instant hull", || {
-        Ok(matting::settle(
-            &key_cameras,
-            &mut key_mattes,
-            &health.live,
-            bounds,
-            Carving {
-                resolution: args.key_resolution,
-                ..carving
-            },
-        )
-        .0)
-    })?;
+    // The key instant: its frames read and matted again (the pass above kept only the first
+    // camera's), then carved finely.
+    let (key_frames, key_mattes, key_cameras, key_hull) =
+        timings.time("key instant hull", || {
+            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) =
+                matte_frame(key)?.into_iter().unzip();
+            let cameras = shake.cameras(&clip.cameras, &mattes);
+            let (hull, _) = matting::settle(
+                &cameras,
+                &mut mattes,
+                &health.live,
+                bounds,
+                Carving {
+                    resolution: args.key_resolution,
+                    ..carving
+                },
+            );
+            Ok((frames, mattes, cameras, hull))
+        })?;
     timings.time("mesh", || {
         let mesh = Mesh::from_hull(&key_hull);
         std::fs::write(args.out.join("key.glb"), mesh.to_glb())?;
