@@ -410,19 +410,6 @@ fn bench() -> Result<()> {
     replay_bench()
 }
 
-/// The stages of `piste replay run` that make up the standard workload.
-const STANDARD_WORKLOAD: &[&str] = &[
-    "open clip",
-    "learn backgrounds",
-    "matting",
-    "per-frame hulls",
-    "kinematics",
-    "key instant hull",
-    "mesh",
-    "orbit",
-    "spacetime slice",
-];
-
 /// The replay engine's standard workload (12 cameras, 1280x720, 50 frames after a 10-frame
 /// lead-in) end to end, and matting beside OpenCV's MOG2 on the same frames.
 fn replay_bench() -> Result<()> {
@@ -512,9 +499,8 @@ fn replay_bench() -> Result<()> {
         mog2_iou,
         ours_iou / mog2_iou
     );
-    // The standard workload: matting, per-frame hulls, the key instant, the orbit and
-    // the slice (bullet time, slow motion and the held-out check are extra renders).
-    let standard: f64 = STANDARD_WORKLOAD.iter().map(|stage| seconds(stage)).sum();
+    // `piste replay run` sums the standard workload's stages.
+    let standard = seconds("standard workload");
     println!();
     println!(
         "{:<36} {:>10} {:>10} {:>8}",

@@ -292,6 +292,28 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         (rotations - 3.5).abs() < 0.5,
         "a triple axel turns 3.5 times, measured {rotations}"
     );
+    // The timings: the standard workload holds matting, the per-frame hulls and the orbit,
+    // and not the further renders.
+    let timings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("timings.json")).unwrap()).unwrap();
+    let seconds = |stage: &str| {
+        timings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["stage"] == stage)
+            .and_then(|t| t["seconds"].as_f64())
+            .unwrap_or_else(|| panic!("no {stage} in {timings}"))
+    };
+    let standard = seconds("standard workload");
+    assert!(
+        standard >= seconds("matting") + seconds("per-frame hulls") + seconds("orbit"),
+        "{timings}"
+    );
+    assert!(
+        seconds("replay total") >= standard + seconds("bullet time") + seconds("slow motion"),
+        "{timings}"
+    );
 }
 
 #[test]
