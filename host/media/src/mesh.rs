@@ -28,23 +28,26 @@ impl Mesh {
         let in_layer = |i: i64, j: i64| ((i + 1) as usize) + size * ((j + 1) as usize);
         let mut mesh = Mesh::default();
         let origin = hull.bounds.min + voxel * 0.5;
-        // Only cells and edges that touch an occupied voxel matter: those within a voxel of
-        // the occupied box.
-        let Some([lo, hi]) = occupied_box(hull) else {
+        // The occupancy with a border of empty voxels, so that neighbours need no bounds test,
+        // and the box of the occupied voxels: only cells and edges within a voxel of it matter.
+        let padded = n as usize + 2;
+        let mut grid = vec![false; padded * padded * padded];
+        let mut occupied_box: Option<[[i64; 3]; 2]> = None;
+        let side = n as usize;
+        for (index, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
+            let voxel = [index % side, (index / side) % side, index / (side * side)];
+            grid[(voxel[0] + 1) + padded * ((voxel[1] + 1) + padded * (voxel[2] + 1))] = true;
+            let voxel = voxel.map(|v| v as i64);
+            let [lo, hi] = occupied_box.get_or_insert([voxel, voxel]);
+            for axis in 0..3 {
+                lo[axis] = lo[axis].min(voxel[axis]);
+                hi[axis] = hi[axis].max(voxel[axis]);
+            }
+        }
+        let Some([lo, hi]) = occupied_box else {
             return mesh;
         };
         let cells = |axis: usize| lo[axis] - 1..=hi[axis];
-        // The occupancy with a border of empty voxels, so that neighbours need no bounds test.
-        let padded = n as usize + 2;
-        let mut grid = vec![false; padded * padded * padded];
-        for (index, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
-            let (x, y, z) = (
-                index % n as usize,
-                (index / n as usize) % n as usize,
-                index / (n * n) as usize,
-            );
-            grid[(x + 1) + padded * ((y + 1) + padded * (z + 1))] = true;
-        }
         let at = |i: i64, j: i64, k: i64| {
             grid[(i + 1) as usize + padded * ((j + 1) as usize + padded * (k + 1) as usize)]
         };
@@ -262,21 +265,6 @@ const CUBE_EDGES: [(usize, usize); 12] = [
 
 fn corner_offset(c: usize) -> DVec3 {
     DVec3::new((c & 1) as f64, ((c >> 1) & 1) as f64, ((c >> 2) & 1) as f64)
-}
-
-/// The lowest and highest voxel coordinates of the occupied voxels; `None` if there are none.
-fn occupied_box(hull: &Hull) -> Option<[[i64; 3]; 2]> {
-    let n = hull.resolution as usize;
-    let mut bounds: Option<[[i64; 3]; 2]> = None;
-    for (index, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
-        let at = [index % n, (index / n) % n, index / (n * n)].map(|v| v as i64);
-        let [lo, hi] = bounds.get_or_insert([at, at]);
-        for axis in 0..3 {
-            lo[axis] = lo[axis].min(at[axis]);
-            hi[axis] = hi[axis].max(at[axis]);
-        }
-    }
-    bounds
 }
 
 #[cfg(test)]
