@@ -77,6 +77,9 @@ const SMALL: f64 = 3.0;
 /// by the disk's half-width at every row offset, and the offset rows are or-ed together.
 fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
     let (w, h) = (mask.width as usize, mask.height as usize);
+    if w == 0 || h == 0 {
+        return mask.clone();
+    }
     let r = radius.floor() as usize;
     // The disk's half-width at row offset dy.
     let half: Vec<usize> = (0..=r)
@@ -103,10 +106,13 @@ fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
     let mut widened: Vec<Vec<u64>> = vec![Vec::new(); r + 1];
     for &k in &half {
         if widened[k].is_empty() {
-            widened[k] = packed
+            widened[k] = vec![0; packed.len()];
+            for (row, out) in packed
                 .chunks_exact(words)
-                .flat_map(|row| widen(row, k))
-                .collect();
+                .zip(widened[k].chunks_exact_mut(words))
+            {
+                widen(row, k, out);
+            }
         }
     }
     let mut data = vec![!set; w * h];
@@ -140,10 +146,10 @@ fn by_disk(mask: &Mask, radius: f64, set: bool) -> Mask {
     }
 }
 
-/// A packed row with every 1 spread `k` pixels to each side (bits past the row's end may be
-/// set; they are never read).
-fn widen(row: &[u64], k: usize) -> Vec<u64> {
-    let mut out = row.to_vec();
+/// Writes into `out` a packed row with every 1 spread `k` pixels to each side (bits past the
+/// row's end may be set; they are never read).
+fn widen(row: &[u64], k: usize, out: &mut [u64]) {
+    out.copy_from_slice(row);
     for s in 1..=k.min(63) {
         for j in 0..row.len() {
             let below = if j > 0 { row[j - 1] >> (64 - s) } else { 0 };
@@ -155,7 +161,6 @@ fn widen(row: &[u64], k: usize) -> Vec<u64> {
             out[j] |= row[j] << s | below | row[j] >> s | above;
         }
     }
-    out
 }
 
 /// The squared Euclidean distance of each pixel to the nearest pixel whose value is
