@@ -30,7 +30,8 @@ fn out_err(path: &Path) -> impl Fn(String) -> Error + '_ {
 /// Frames the encoder may hold before the one handing them over waits.
 const QUEUED_FRAMES: u64 = 4;
 
-/// How long the encoder may take no frame before encoding is given up.
+/// How long the encoder may take no frame, or take to finish after the last, before encoding
+/// is given up.
 const STALLED: Duration = Duration::from_secs(120);
 
 /// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish. Frames
@@ -71,7 +72,7 @@ fn encode_with(
         return Err(e);
     }
     let result = match bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(120),
+        gst::ClockTime::from_seconds(STALLED.as_secs()),
         &[gst::MessageType::Eos, gst::MessageType::Error],
     ) {
         Some(msg) => match msg.view() {
@@ -83,7 +84,10 @@ fn encode_with(
             ))),
             _ => Ok(()),
         },
-        None => Err(err("the encoder did not finish within 120 s".into())),
+        None => Err(err(format!(
+            "the encoder did not finish within {} s",
+            STALLED.as_secs()
+        ))),
     };
     let _ = pipeline.set_state(gst::State::Null);
     result
