@@ -426,8 +426,7 @@ impl Hull {
                     if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
                         // Far smaller than a pixel: it covers the pixel its centre falls in.
                         if let Some(p) = projector.project(centre).filter(|p| camera.in_image(*p)) {
-                            // Rounded: in the image, p + 0.5 is positive.
-                            let (px, py) = ((p.x + 0.5) as usize, (p.y + 0.5) as usize);
+                            let (px, py) = (round(p.x) as usize, round(p.y) as usize);
                             hits.push(((py * width + px) as u32, depth as f32, index));
                         }
                         continue;
