@@ -49,11 +49,12 @@ pub struct MattingConfig {
     /// brown object on snow goes the other way, which is what tells it from a shadow. Under
     /// white light (an indoor rink) it is `[1, 1, 1]`.
     pub shade: [f32; 3],
-    /// Speckles smaller than this radius (pixels at 1280 pixels of width, fewer in a
-    /// narrower image) are removed (spray, noise).
-    pub open_radius: f64,
-    /// Holes smaller than this radius (scaled likewise) are filled.
-    pub close_radius: f64,
+    /// Specks (spray, noise) of fewer pixels than this, at 1280 pixels of width (fewer in a
+    /// narrower image), are dropped. By area, not by shape: a ski one pixel wide stays.
+    pub speck_area: f64,
+    /// Holes of fewer pixels than this (scaled likewise) are filled. Only enclosed ones: a
+    /// gap between limbs open to the outside stays.
+    pub hole_area: f64,
 }
 
 impl Default for MattingConfig {
@@ -64,8 +65,8 @@ impl Default for MattingConfig {
             shadow_floor: 0.35,
             shadow_chroma: 4.0,
             shade: [1.0, 0.92, 0.75],
-            open_radius: 1.5,
-            close_radius: 2.0,
+            speck_area: 8.0,
+            hole_area: 12.0,
         }
     }
 }
@@ -306,7 +307,13 @@ impl Background {
         // A few frames estimate a pixel's noise poorly; its 3x3 neighbourhood pools nine times
         // the samples.
         let variance = box3(&variance, w, h);
-        let sigma = variance.iter().map(|v| v.sqrt().max(SIGMA_FLOOR)).collect();
+        // Where the background changes fast (an edge, a gate, texture), registration's
+        // error of a fraction of a pixel changes its colour by as much as noise does.
+        let sigma = variance
+            .iter()
+            .zip(slope(&mean, w, h))
+            .map(|(v, g)| (v + (ALIGN_ERROR * g).powi(2)).sqrt().max(SIGMA_FLOOR))
+            .collect();
         let luma: Vec<f32> = mean.iter().map(|m| luma(*m)).collect();
         Background {
             width: w as u32,
@@ -406,19 +413,18 @@ impl Background {
         }
         let tested = [x0, y0, x1.min(w), y1.min(h)];
         let (mut alpha, raw) = coverage(&strength_of, w, h, tested);
-        // The radii are for a 1280-pixel-wide image: a smaller image shows thinner limbs.
-        let scale = (f64::from(self.width) / 1280.0).min(1.0);
+        // The areas are for a 1280-pixel-wide image: a smaller image shows smaller specks.
+        let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
+        let area = |a: f64| (a * scale).round() as usize;
         let mask = clean(
             &raw,
             tested,
-            config.open_radius * scale,
-            config.close_radius * scale,
+            area(config.speck_area),
+            area(config.hole_area),
         );
-        // The cleaned mask decides; the score keeps soft edges inside it. (Cleaning sets no
-        // pixel farther from those it was given than its radii.)
-        let margin = (config.open_radius + config.close_radius).ceil() as usize + 1;
-        let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-        let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+        // The cleaned mask decides; the score keeps soft edges inside it. (Cleaning sets
+        // only pixels that set ones enclose, all inside the box tested.)
+        let [x0, y0, x1, y1] = tested;
         for y in y0..y1 {
             let row = y * w + x0..y * w + x1;
             for ((a, m), u) in alpha[row.clone()]
@@ -637,20 +643,26 @@ fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
     if gg == 0.0 {
         return true;
     }
-    // Least squares d = g grey + m white with g, m >= 0.
-    let (gd, wd) = (dot(grey, d), dot(white, d));
-    let det = gg * ww - gw * gw;
-    let (mut g, mut m) = if det > 1e-3 * gg * ww {
-        ((ww * gd - gw * wd) / det, (gg * wd - gw * gd) / det)
-    } else {
-        (gd / gg, 0.0)
+    // Least squares d = g grey + m white, over what light can do: add glare and spray
+    // (g, m >= 0), or take glare away (g < 0, m = 0; spray never darkens). The best fit lies
+    // inside the quadrant or on one of its two edges.
+    let residual = |(g, m): (f32, f32)| {
+        let off = [0, 1, 2].map(|c| d[c] - g * grey[c] - m * white[c]);
+        dot(off, off)
     };
-    if m < 0.0 || g < 0.0 {
-        // Glare taken away darkens every channel alike; spray never darkens.
-        (g, m) = (gd / gg, 0.0);
+    let (gd, wd) = (dot(grey, d), dot(white, d));
+    let mut best = residual((gd / gg, 0.0));
+    if ww > 0.0 {
+        best = best.min(residual((0.0, (wd / ww).max(0.0))));
     }
-    let off = [0, 1, 2].map(|c| d[c] - g * grey[c] - m * white[c]);
-    dot(off, off) < tolerance * tolerance
+    let det = gg * ww - gw * gw;
+    if det > 1e-3 * gg * ww {
+        let (g, m) = ((ww * gd - gw * wd) / det, (gg * wd - gw * gd) / det);
+        if g >= 0.0 && m >= 0.0 {
+            best = best.min(residual((g, m)));
+        }
+    }
+    best < tolerance * tolerance
 }
 
 /// The alpha from which an edge pixel counts for carving.
@@ -718,6 +730,30 @@ fn spread(set: &[bool], w: usize, h: usize, reach: usize) -> Vec<bool> {
 
 /// A level at which a channel of a frame may have clipped.
 const CLIPPED: f32 = 250.0;
+
+/// How far registration may err, in pixels: the background's colour that far from where
+/// registration put it counts as noise.
+const ALIGN_ERROR: f32 = 0.15;
+
+/// The background's change per pixel, the largest of its colour channels' central
+/// differences along either axis (one-sided at the image's edges).
+fn slope(mean: &[[f32; 3]], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0f32; w * h];
+    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+        let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        let dy = (down - up).max(1) as f32;
+        for (x, out) in row.iter_mut().enumerate() {
+            let (left, right) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let dx = (right - left).max(1) as f32;
+            let (a, b) = (mean[y * w + left], mean[y * w + right]);
+            let (c, d) = (mean[up * w + x], mean[down * w + x]);
+            *out = (0..3)
+                .map(|k| ((b[k] - a[k]) / dx).abs().max(((d[k] - c[k]) / dy).abs()))
+                .fold(0.0, f32::max);
+        }
+    });
+    out
+}
 
 /// The mean of each value's 3x3 neighbourhood (edges use the neighbours that exist).
 fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
@@ -861,9 +897,10 @@ fn shake_of(matte: &Matte) -> DVec2 {
     DVec2::new(f64::from(matte.shift.0), f64::from(matte.shift.1))
 }
 
-/// Opening then closing, computed only in the box around the set pixels (the athlete is a
-/// small part of a venue camera's image), all of which lie in the box `within`.
-fn clean(raw: &Mask, within: [usize; 4], open: f64, close: f64) -> Mask {
+/// Drops specks smaller than `speck` pixels and fills holes smaller than `hole`, computed
+/// only in the box around the set pixels (the athlete is a small part of a venue camera's
+/// image), all of which lie in the box `within`.
+fn clean(raw: &Mask, within: [usize; 4], speck: usize, hole: usize) -> Mask {
     let (w, h) = (raw.width as usize, raw.height as usize);
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     let [wx0, wy0, wx1, wy1] = within;
@@ -877,21 +914,20 @@ fn clean(raw: &Mask, within: [usize; 4], open: f64, close: f64) -> Mask {
     if x0 == usize::MAX {
         return raw.clone();
     }
-    let margin = (open + close).ceil() as usize + 2;
-    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin + 1).min(w), (y1 + margin + 1).min(h));
+    // A clear margin of one pixel, so that what the crop's border touches is outside.
+    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
+    let (x1, y1) = ((x1 + 2).min(w), (y1 + 2).min(h));
     let (cw, ch) = (x1 - x0, y1 - y0);
     let mut crop = Mask::empty(cw as u32, ch as u32);
     for y in 0..ch {
         crop.data[y * cw..(y + 1) * cw]
             .copy_from_slice(&raw.data[(y0 + y) * w + x0..(y0 + y) * w + x1]);
     }
-    let opened = silhouette::dilate(&silhouette::erode(&crop, open), open);
-    let closed = silhouette::erode(&silhouette::dilate(&opened, close), close);
+    let cleaned = silhouette::fill_holes(&silhouette::drop_specks(&crop, speck), hole);
     let mut out = Mask::empty(raw.width, raw.height);
     for y in 0..ch {
         out.data[(y0 + y) * w + x0..(y0 + y) * w + x1]
-            .copy_from_slice(&closed.data[y * cw..(y + 1) * cw]);
+            .copy_from_slice(&cleaned.data[y * cw..(y + 1) * cw]);
     }
     out
 }
@@ -980,6 +1016,39 @@ fn frame_luma(frame: &RgbImage, i: usize) -> f32 {
 mod tests {
     use super::*;
     use crate::metrics::iou;
+
+    #[test]
+    fn spray_and_glare_are_light_and_a_colour_is_not() {
+        let mix =
+            |bg: [f32; 3], to: [f32; 3], k: f32| [0, 1, 2].map(|c| bg[c] + (to[c] - bg[c]) * k);
+        let (ice, red_line) = ([203.0, 220.0, 236.0], [205.0, 164.0, 178.0]);
+        let spray = [250.0, 251.0, 255.0];
+        for bg in [ice, red_line] {
+            for k in [0.2, 0.4, 0.7] {
+                // Spray over the background, alone and with glare added or taken away.
+                let over = mix(bg, spray, k);
+                assert!(is_light(over, bg, 250.0, 10.0), "{bg:?} {k}");
+                assert!(is_light(over.map(|v| v + 12.0), bg, 250.0, 10.0));
+            }
+            assert!(
+                is_light(bg.map(|v| v - 20.0), bg, 250.0, 10.0),
+                "glare taken away"
+            );
+            assert!(!is_light(
+                mix(bg, [40.0, 60.0, 200.0], 0.5),
+                bg,
+                250.0,
+                10.0
+            ));
+        }
+        // Spray never darkens: a darker, whiter pixel is not light.
+        assert!(!is_light(
+            mix(ice, spray, 0.6).map(|v| v - 40.0),
+            ice,
+            250.0,
+            10.0
+        ));
+    }
 
     /// Textured snow, deterministic.
     fn snow(w: u32, h: u32, seed: u32) -> RgbImage {

@@ -1,5 +1,6 @@
 //! Silhouettes from images of a bright subject on a dark background, by threshold and
-//! morphological closing with Euclidean disks (the recipe of the Middlebury data's authors).
+//! morphological closing with Euclidean disks (the recipe of the Middlebury data's authors),
+//! and cleaning by area: specks dropped, holes filled.
 
 use crate::image::{Mask, RgbImage, luma};
 
@@ -65,6 +66,90 @@ pub fn erode(mask: &Mask, radius: f64) -> Mask {
         height: mask.height,
         data: distance.iter().map(|d| *d > r2).collect(),
     }
+}
+
+/// Clears every 8-connected group of set pixels smaller than `min_area` pixels: specks
+/// (noise, a spray particle) go, while a thin limb or a ski, however narrow, stays whole.
+pub fn drop_specks(mask: &Mask, min_area: usize) -> Mask {
+    flip_small(mask, true, min_area)
+}
+
+/// Sets every 4-connected group of clear pixels smaller than `max_area` pixels that the set
+/// pixels enclose (it does not touch the border): holes are filled, while a notch between two
+/// limbs, open to the outside, stays clear.
+pub fn fill_holes(mask: &Mask, max_area: usize) -> Mask {
+    flip_small(mask, false, max_area)
+}
+
+/// Flips each connected group of pixels of `value` smaller than `area`: set groups
+/// 8-connected, anywhere; clear groups 4-connected (the dual of 8), only those away from the
+/// border. Groups are filled span by span (a run of a row at a time), so the large group
+/// around the athlete costs little more than a pass over its rows.
+fn flip_small(mask: &Mask, value: bool, area: usize) -> Mask {
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    let mut out = mask.clone();
+    if area <= 1 {
+        return out;
+    }
+    // Diagonal neighbours join set pixels, not clear ones.
+    let reach = usize::from(value);
+    let mut seen = vec![false; w * h];
+    let (mut spans, mut stack) = (Vec::new(), Vec::new());
+    for start in 0..w * h {
+        if seen[start] || mask.data[start] != value {
+            continue;
+        }
+        seen[start] = true;
+        spans.clear();
+        stack.push(start);
+        let (mut size, mut border) = (0, false);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % w, i / w);
+            let row = y * w;
+            // Grow the run from this pixel to its row's ends.
+            let (mut l, mut r) = (x, x);
+            while l > 0 && !seen[row + l - 1] && mask.data[row + l - 1] == value {
+                l -= 1;
+                seen[row + l] = true;
+            }
+            while r + 1 < w && !seen[row + r + 1] && mask.data[row + r + 1] == value {
+                r += 1;
+                seen[row + r] = true;
+            }
+            size += r - l + 1;
+            border |= l == 0 || r == w - 1 || y == 0 || y == h - 1;
+            if size < area {
+                spans.push((row + l, row + r + 1));
+            }
+            // A seed at the start of each run of the rows above and below that touches it.
+            let (from, to) = (l.saturating_sub(reach), (r + reach).min(w - 1));
+            for other in [y.wrapping_sub(1), y + 1] {
+                if other >= h {
+                    continue;
+                }
+                let mut x = from;
+                while x <= to {
+                    let j = other * w + x;
+                    if !seen[j] && mask.data[j] == value {
+                        seen[j] = true;
+                        stack.push(j);
+                        // The rest of this run is found when the seed is grown.
+                        while x < w && mask.data[other * w + x] == value {
+                            x += 1;
+                        }
+                    } else {
+                        x += 1;
+                    }
+                }
+            }
+        }
+        if size < area && (value || !border) {
+            for &(a, b) in &spans {
+                out.data[a..b].fill(!value);
+            }
+        }
+    }
+    out
 }
 
 /// Radii up to this are applied with the disk's offsets directly, cheaper than the distance
@@ -266,6 +351,125 @@ mod tests {
                 assert_eq!(by_disk(&mask, radius, set).data, expected, "{radius} {set}");
             }
         }
+    }
+
+    #[test]
+    fn specks_go_and_thin_lines_stay() {
+        let mut mask = Mask::empty(40, 20);
+        // A one-pixel-wide diagonal line of 20 pixels (a ski), and a speck of 3.
+        for i in 0..20 {
+            mask.set(5 + i, i, true);
+        }
+        for x in 30..33 {
+            mask.set(x, 10, true);
+        }
+        let clean = drop_specks(&mask, 6);
+        assert_eq!(
+            clean.count(),
+            20,
+            "the line is 8-connected, the speck is small"
+        );
+        assert!(!clean.get(31, 10) && clean.get(14, 9));
+        assert_eq!(drop_specks(&mask, 1).data, mask.data);
+    }
+
+    /// Pixel-by-pixel flood fill, the reference for the span fill.
+    fn flip_small_naive(mask: &Mask, value: bool, area: usize) -> Mask {
+        let (w, h) = (mask.width as i64, mask.height as i64);
+        let mut out = mask.clone();
+        let mut seen = vec![false; mask.data.len()];
+        for start in 0..mask.data.len() {
+            if seen[start] || mask.data[start] != value {
+                continue;
+            }
+            seen[start] = true;
+            let (mut group, mut stack, mut border) = (vec![], vec![start], false);
+            while let Some(i) = stack.pop() {
+                group.push(i);
+                let (x, y) = (i as i64 % w, i as i64 / w);
+                border |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                for (dx, dy) in [
+                    (-1, -1),
+                    (0, -1),
+                    (1, -1),
+                    (-1, 0),
+                    (1, 0),
+                    (-1, 1),
+                    (0, 1),
+                    (1, 1),
+                ] {
+                    let (xx, yy) = (x + dx, y + dy);
+                    let j = (yy * w + xx) as usize;
+                    let ok =
+                        xx >= 0 && yy >= 0 && xx < w && yy < h && (value || dx == 0 || dy == 0);
+                    if ok && !seen[j] && mask.data[j] == value {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+            if group.len() < area && (value || !border) {
+                for i in group {
+                    out.data[i] = !value;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn span_fill_finds_the_groups_a_pixel_fill_finds() {
+        for seed in 0..20u64 {
+            let mut mask = Mask::empty(37, 23);
+            for (i, v) in mask.data.iter_mut().enumerate() {
+                let r = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15 ^ seed) >> 59;
+                *v = r < 12 + seed % 8;
+            }
+            for value in [true, false] {
+                for area in [2, 5, 17, 60] {
+                    assert_eq!(
+                        flip_small(&mask, value, area).data,
+                        flip_small_naive(&mask, value, area).data,
+                        "seed {seed} value {value} area {area}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn enclosed_holes_fill_and_open_notches_do_not() {
+        let mut mask = Mask::empty(20, 12);
+        for y in 2..10 {
+            for x in 2..18 {
+                mask.set(x, y, true);
+            }
+        }
+        // A hole of 4 pixels, a notch open to the outside, and a hole that is too big.
+        for (x, y) in [(5, 5), (6, 5), (5, 6), (6, 6)] {
+            mask.set(x, y, false);
+        }
+        for y in 2..6 {
+            mask.set(10, y, false);
+        }
+        for y in 4..8 {
+            for x in 13..16 {
+                mask.set(x, y, false);
+            }
+        }
+        let filled = fill_holes(&mask, 5);
+        assert!(
+            filled.get(5, 5) && filled.get(6, 6),
+            "the small hole is filled"
+        );
+        assert!(
+            !filled.get(10, 3) && !filled.get(10, 2),
+            "the notch is open"
+        );
+        assert!(!filled.get(14, 5), "the large hole (12 pixels) stays");
+        // Clear pixels touching only diagonally are separate groups: a diagonal gap in a
+        // set frame encloses nothing.
+        assert_eq!(fill_holes(&Mask::empty(5, 5), 100).count(), 0);
     }
 
     #[test]

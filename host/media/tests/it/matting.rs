@@ -169,14 +169,13 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
 #[test]
 fn every_hazard_in_every_scene_keeps_its_quality_floors() {
     // Floors a little under what these clips measure (printed below): they fail on a
-    // regression. A white suit on snow is the hard case for masks (the ski jumper is also
-    // small); the far ski jumper's thin skis are the hard case for voxels.
+    // regression. A white suit on snow is the hard case for masks (the far ski jumper's most
+    // of all); his thin skis are the hard case for voxels.
     let mask_floor = |name: &str, scene: Scene| match (name, scene) {
-        ("white suit" | "all, white suit", Scene::SkiJump) => 0.58,
-        ("white suit" | "all, white suit", Scene::Aerials) => 0.68,
-        ("white suit" | "all, white suit", _) => 0.76,
-        (_, Scene::SkiJump) => 0.84,
-        _ => 0.91,
+        ("white suit" | "all, white suit", Scene::SkiJump) => 0.76,
+        ("white suit" | "all, white suit", Scene::Aerials) => 0.84,
+        ("white suit" | "all, white suit", _) => 0.82,
+        _ => 0.92,
     };
     let index = |scene: Scene| Scene::ALL.iter().position(|s| *s == scene).unwrap();
     let mut failures = Vec::new();
@@ -232,4 +231,4 @@ const VOXEL_FLOORS: [f64; 4] = [0.28, 0.74, 0.62, 0.44];
 const VOXEL_FLOORS_WHITE: [f64; 4] = [0.10, 0.70, 0.35, 0.22];
 
 /// Held-out PSNR floors per scene, in dB, in [`Scene::ALL`]'s order.
-const PSNR_FLOORS: [f64; 4] = [21.5, 19.5, 28.0, 28.0];
+const PSNR_FLOORS: [f64; 4] = [21.0, 19.5, 28.0, 28.0];
