@@ -134,6 +134,10 @@ pub struct Background {
     height: u32,
     mean: Vec<[f32; 3]>,
     sigma: Vec<f32>,
+    /// The mean and deviation over each pixel's 3x3 neighbourhood, for the pooled test
+    /// ([`Background::pooled_at`]).
+    pooled: Vec<[f32; 3]>,
+    pooled_sigma: Vec<f32>,
     luma: Vec<f32>,
 }
 
@@ -243,6 +247,8 @@ impl Background {
             height: h,
             mean: Vec::new(),
             sigma: Vec::new(),
+            pooled: Vec::new(),
+            pooled_sigma: Vec::new(),
             luma,
         }
     }
@@ -309,10 +315,23 @@ impl Background {
         let variance = box3(&variance, w, h);
         // Where the background changes fast (an edge, a gate, texture), registration's
         // error of a fraction of a pixel changes its colour by as much as noise does.
-        let sigma = variance
-            .iter()
-            .zip(slope(&mean, w, h))
-            .map(|(v, g)| (v + (ALIGN_ERROR * g).powi(2)).sqrt().max(SIGMA_FLOOR))
+        // Over nine pixels noise averages down by three; registration's error does not.
+        let slope = slope(&mean, w, h);
+        let deviation = |pixels: f32, floor: f32| -> Vec<f32> {
+            variance
+                .iter()
+                .zip(&slope)
+                .map(|(v, g)| (v / pixels + (ALIGN_ERROR * g).powi(2)).sqrt().max(floor))
+                .collect()
+        };
+        let sigma = deviation(1.0, SIGMA_FLOOR);
+        let pooled_sigma = deviation(9.0, SIGMA_FLOOR / 3.0);
+        let channels = [0, 1, 2].map(|c| {
+            let plane: Vec<f32> = mean.iter().map(|m| m[c]).collect();
+            box3(&plane, w, h)
+        });
+        let pooled = (0..w * h)
+            .map(|i| [channels[0][i], channels[1][i], channels[2][i]])
             .collect();
         let luma: Vec<f32> = mean.iter().map(|m| luma(*m)).collect();
         Background {
@@ -320,6 +339,8 @@ impl Background {
             height: h as u32,
             mean,
             sigma,
+            pooled,
+            pooled_sigma,
             luma,
         }
     }
@@ -352,24 +373,27 @@ impl Background {
         let (w, h) = (self.width as usize, self.height as usize);
         let (tw, th) = (w.div_ceil(TILE), h.div_ceil(TILE));
         // Per tile, its centre's verdict: sure athlete, unsure (brightened toward white).
+        let centre = |k: usize| {
+            let (tx, ty) = (k % tw, k / tw);
+            (
+                (tx * TILE + TILE / 2).min(w - 1),
+                (ty * TILE + TILE / 2).min(h - 1),
+            )
+        };
         let mut sure = vec![false; tw * th];
         let mut light = vec![false; tw * th];
-        for ty in 0..th {
-            for tx in 0..tw {
-                let (x, y) = (
-                    (tx * TILE + TILE / 2).min(w - 1),
-                    (ty * TILE + TILE / 2).min(h - 1),
-                );
-                match self.score_at(frame, x, y, sampling, config) {
-                    Some(strength) => sure[ty * tw + tx] = strength >= SURE,
-                    None => light[ty * tw + tx] = true,
-                }
+        for (k, (sure, light)) in sure.iter_mut().zip(&mut light).enumerate() {
+            let (x, y) = centre(k);
+            match self.score_at(frame, x, y, sampling, config) {
+                Some(strength) => *sure = strength >= SURE,
+                None => *light = true,
             }
         }
         // Unsure tiles joined to the athlete (a white boot, a white sleeve) are followed a
         // little way, so that every view's permissive mask holds them.
         // (Breadth-first: each step looks only around the tiles the last one added.)
         let mut frontier: Vec<usize> = (0..tw * th).filter(|k| sure[*k]).collect();
+        let mut asked = vec![false; tw * th];
         for _ in 0..UNSURE_REACH {
             let mut added = Vec::new();
             for &k in &frontier {
@@ -377,7 +401,18 @@ impl Background {
                 for y in ty.saturating_sub(1)..=(ty + 1).min(th - 1) {
                     for x in tx.saturating_sub(1)..=(tx + 1).min(tw - 1) {
                         let j = y * tw + x;
-                        if light[j] && !sure[j] {
+                        if sure[j] || asked[j] {
+                            continue;
+                        }
+                        asked[j] = true;
+                        // Too faint for one pixel: unsure if plain over nine. (Asked only
+                        // beside the athlete's tiles: most tiles are plain snow.)
+                        let (cx, cy) = centre(j);
+                        let unsure = light[j]
+                            || self
+                                .pooled_at(frame, (cx, cy), |_| false, sampling, config)
+                                .is_some_and(|s| s.is_none_or(|s| s >= SURE));
+                        if unsure {
                             sure[j] = true;
                             added.push(j);
                         }
@@ -411,8 +446,50 @@ impl Background {
                 }
             }
         }
+        // Pixels too faint for the test of one pixel are unsure if plain over their faint
+        // neighbours (a sure neighbour's colour would carry the pool).
+        let taken = |i: usize| strength_of[i] >= SURE || unsure.data[i];
         let tested = [x0, y0, x1.min(w), y1.min(h)];
-        let (mut alpha, raw) = coverage(&strength_of, w, h, tested);
+        // Sums over each pixel's neighbourhood, by rows then columns: its colour, and how
+        // many of it are taken (where some are, the pool is gathered pixel by pixel).
+        let sums = neighbourhood_sums(w, h, tested, |i| {
+            let p = &frame.data[i * 3..i * 3 + 3];
+            [p[0].into(), p[1].into(), p[2].into(), taken(i).into()]
+        });
+        // Only in and beside the tiles of the athlete (a faint limb's tiles are there: the
+        // sparse pass pools too).
+        let beside = spread(&sure, tw, th, 1);
+        let mut pooled = Vec::new();
+        for ty in 0..th {
+            for tx in 0..tw {
+                if !beside[ty * tw + tx] {
+                    continue;
+                }
+                for y in ty * TILE..((ty + 1) * TILE).min(h) {
+                    let span = 1 + usize::from(y > 0) + usize::from(y + 1 < h);
+                    for x in tx * TILE..((tx + 1) * TILE).min(w) {
+                        if taken(y * w + x) {
+                            continue;
+                        }
+                        let sum = sums[(y - tested[1]) * (tested[2] - tested[0]) + x - tested[0]];
+                        let verdict = if sum[3] == 0 {
+                            let count = span * (1 + usize::from(x > 0) + usize::from(x + 1 < w));
+                            let mean = [0, 1, 2].map(|c| f32::from(sum[c]) / count as f32);
+                            Some(self.pooled_score(mean, (x, y), sampling, config))
+                        } else {
+                            self.pooled_at(frame, (x, y), taken, sampling, config)
+                        };
+                        if verdict.is_some_and(|s| s.is_none_or(|s| s >= SURE)) {
+                            pooled.push(y * w + x);
+                        }
+                    }
+                }
+            }
+        }
+        for i in pooled {
+            unsure.data[i] = true;
+        }
+        let (mut alpha, raw) = coverage(&strength_of, &unsure, tested);
         // The areas are for a 1280-pixel-wide image: a smaller image shows smaller specks.
         let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
         let area = |a: f64| (a * scale).round() as usize;
@@ -461,23 +538,96 @@ impl Background {
             f32::from(frame.data[i + 1]) * inverse,
             f32::from(frame.data[i + 2]) * inverse,
         ];
-        let (bg, sigma) = self.at(x, y, back);
-        score(pixel, bg, sigma, CLIPPED * inverse, config)
+        let (bg, sigma) = self.at((&self.mean, &self.sigma), x, y, back);
+        score(
+            pixel,
+            bg,
+            (sigma, CLIPPED * inverse),
+            Brightness::Counts,
+            config,
+        )
     }
 
-    /// The background colour at pixel `(x, y)` moved by `offset`, bilinearly, and the noise
-    /// deviation of the nearest pixel; positions outside the image take the nearest edge.
-    fn at(&self, x: usize, y: usize, offset: Offset) -> ([f32; 3], f32) {
+    /// [`Background::score_at`] over the 3x3 neighbourhood of `(x, y)` (less the pixels
+    /// `taken`): its mean colour against the background's, where noise is a third as strong.
+    /// A colour change too faint for one pixel (a white suit a shade greyer than snow, or a
+    /// shade less blue, which one pixel cannot tell from a faint shadow) is plain over nine.
+    /// `None` as well where fewer than five pixels are left.
+    fn pooled_at(
+        &self,
+        frame: &RgbImage,
+        (x, y): (usize, usize),
+        taken: impl Fn(usize) -> bool,
+        (inverse, back): (f32, Offset),
+        config: &MattingConfig,
+    ) -> Option<Option<f32>> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (mut sum, mut count) = ([0f32; 3], 0);
+        for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+            for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                let i = yy * w + xx;
+                if !taken(i) {
+                    count += 1;
+                    for (s, v) in sum.iter_mut().zip(&frame.data[i * 3..i * 3 + 3]) {
+                        *s += f32::from(*v);
+                    }
+                }
+            }
+        }
+        if count < 5 {
+            return None;
+        }
+        let pixel = sum.map(|v| v / count as f32);
+        Some(self.pooled_score(pixel, (x, y), (inverse, back), config))
+    }
+
+    /// The pooled test's verdict on a neighbourhood's mean colour `mean` (before gain
+    /// correction) around pixel `(x, y)`.
+    fn pooled_score(
+        &self,
+        mean: [f32; 3],
+        (x, y): (usize, usize),
+        (inverse, back): (f32, Offset),
+        config: &MattingConfig,
+    ) -> Option<f32> {
+        let pixel = mean.map(|v| v * inverse);
+        let (bg, sigma) = self.at((&self.pooled, &self.pooled_sigma), x, y, back);
+        // A brightness change this faint is as likely the exposure gain's error.
+        let brightness = Brightness::OnlyIfDark;
+        let top = CLIPPED * inverse;
+        match score(pixel, bg, (sigma, top), brightness, config) {
+            // Light is told from a colour by the channels that did not clip; with one
+            // clipped, a change no larger than one pixel's noise tells nothing (an
+            // exposure gain's error looks the same).
+            None if (0..3).any(|c| pixel[c] >= top || bg[c] >= CLIPPED)
+                && (0..3).map(|c| (pixel[c] - bg[c]).powi(2)).sum::<f32>()
+                    < (3.0 * config.shadow_chroma * sigma).powi(2) =>
+            {
+                Some(0.0)
+            }
+            verdict => verdict,
+        }
+    }
+
+    /// A colour (`mean`, bilinearly) at pixel `(x, y)` moved by `offset`, and the deviation
+    /// (`sigma`) of the nearest pixel; positions outside the image take the nearest edge.
+    fn at(
+        &self,
+        (mean, sigma): (&[[f32; 3]], &[f32]),
+        x: usize,
+        y: usize,
+        offset: Offset,
+    ) -> ([f32; 3], f32) {
         let taps = offset.taps(x, y, self.width as usize, self.height as usize);
         let mut out = [0f32; 3];
         for (i, k) in taps {
-            for (o, v) in out.iter_mut().zip(self.mean[i]) {
+            for (o, v) in out.iter_mut().zip(mean[i]) {
                 *o += v * k;
             }
         }
         // The tap of the largest weight.
         let nearest = usize::from(offset.part.0 >= 0.5) + 2 * usize::from(offset.part.1 >= 0.5);
-        (out, self.sigma[taps[nearest].0])
+        (out, sigma[taps[nearest].0])
     }
 
     /// The frame's exposure gain and shake: the gain first (a median ratio barely feels a few
@@ -585,8 +735,8 @@ impl Background {
 fn score(
     pixel: [f32; 3],
     bg: [f32; 3],
-    sigma: f32,
-    top: f32,
+    (sigma, top): (f32, f32),
+    brightness: Brightness,
     config: &MattingConfig,
 ) -> Option<f32> {
     let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -620,9 +770,21 @@ fn score(
     }
     let off = [0, 1, 2].map(|c| pixel[c] - a * bg[c]);
     let chroma = dot(off, off).sqrt();
-    let brightness = ((a - 1.0) * luma(bg)).abs();
+    let brightness = match brightness {
+        Brightness::OnlyIfDark if !dark => 0.0,
+        _ => ((a - 1.0) * luma(bg)).abs(),
+    };
     let distance = chroma.max(brightness) / sigma;
     Some(distance / config.threshold)
+}
+
+/// Whether a change of brightness alone (no change of colour) tells the athlete in [`score`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Brightness {
+    /// It does.
+    Counts,
+    /// Only darker than any shadow.
+    OnlyIfDark,
 }
 
 /// Whether a pixel is the background with light added or taken away alike in every channel
@@ -645,13 +807,16 @@ fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
     }
     // Least squares d = g grey + m white, over what light can do: add glare and spray
     // (g, m >= 0), or take glare away (g < 0, m = 0; spray never darkens). The best fit lies
-    // inside the quadrant or on one of its two edges.
+    // inside the quadrant or on one of its two edges. Glare is a part of what a pixel
+    // shows, and it changes by a part of itself: taking it away darkens by at most a third
+    // (a grey limb in the shade on snow is no glare).
+    let most = (bg[0] + bg[1] + bg[2]) / 9.0;
     let residual = |(g, m): (f32, f32)| {
         let off = [0, 1, 2].map(|c| d[c] - g * grey[c] - m * white[c]);
         dot(off, off)
     };
     let (gd, wd) = (dot(grey, d), dot(white, d));
-    let mut best = residual((gd / gg, 0.0));
+    let mut best = residual(((gd / gg).max(-most), 0.0));
     if ww > 0.0 {
         best = best.min(residual((0.0, (wd / ww).max(0.0))));
     }
@@ -676,12 +841,8 @@ const SURE: f32 = 0.75;
 /// by that part of what its most covered neighbour differs, and counts if half covered.
 /// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
 /// outside it the strength is 0, and so are alpha and the mask.
-fn coverage(
-    strength: &[f32],
-    w: usize,
-    h: usize,
-    [x0, y0, x1, y1]: [usize; 4],
-) -> (Vec<f32>, Mask) {
+fn coverage(strength: &[f32], unsure: &Mask, [x0, y0, x1, y1]: [usize; 4]) -> (Vec<f32>, Mask) {
+    let (w, h) = (unsure.width as usize, unsure.height as usize);
     let mut alpha = vec![0f32; w * h];
     let mut raw = Mask::empty(w as u32, h as u32);
     for y in y0..y1 {
@@ -696,7 +857,9 @@ fn coverage(
             for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
                 for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
                     let n = strength[yy * w + xx];
-                    edge |= n < SURE;
+                    // A neighbour the athlete may cover (a faint part of a white suit) is
+                    // not the background.
+                    edge |= n < 0.5 && !unsure.data[yy * w + xx];
                     full = full.max(n);
                 }
             }
@@ -752,6 +915,38 @@ fn slope(mean: &[[f32; 3]], w: usize, h: usize) -> Vec<f32> {
                 .fold(0.0, f32::max);
         }
     });
+    out
+}
+
+/// For each pixel of the box `[x0, y0, x1, y1)` of a `w` x `h` image (row by row), the sums
+/// of `value` over its 3x3 neighbourhood (the neighbours inside the image): a row's sums
+/// of three, then three rows of those.
+fn neighbourhood_sums(
+    w: usize,
+    h: usize,
+    [x0, y0, x1, y1]: [usize; 4],
+    value: impl Fn(usize) -> [u16; 4],
+) -> Vec<[u16; 4]> {
+    let bw = x1.saturating_sub(x0);
+    let (ya, yb) = (y0.saturating_sub(1), (y1 + 1).min(h));
+    let add = |a: [u16; 4], b: [u16; 4]| [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]];
+    let mut rows = vec![[0u16; 4]; (yb.saturating_sub(ya)) * bw];
+    for (y, row) in (ya..yb).zip(rows.chunks_exact_mut(bw.max(1))) {
+        for (x, out) in (x0..x1).zip(row) {
+            let from = x.saturating_sub(1);
+            *out = (from..=(x + 1).min(w - 1))
+                .map(|xx| value(y * w + xx))
+                .fold([0; 4], add);
+        }
+    }
+    let mut out = vec![[0u16; 4]; y1.saturating_sub(y0) * bw];
+    for (y, row) in (y0..y1).zip(out.chunks_exact_mut(bw.max(1))) {
+        for (k, out) in row.iter_mut().enumerate() {
+            *out = (y.saturating_sub(1)..=(y + 1).min(h - 1))
+                .map(|yy| rows[(yy - ya) * bw + k])
+                .fold([0; 4], add);
+        }
+    }
     out
 }
 
@@ -1150,6 +1345,64 @@ mod tests {
         }
         let score = iou(&matte.mask, &moved);
         assert!(score > 0.95, "IoU {score}");
+    }
+
+    #[test]
+    fn a_white_sleeve_too_faint_for_one_pixel_is_unsure_over_nine() {
+        let (w, h) = (120, 80);
+        // Bluish snow with sensor noise, channel by channel.
+        let snow = |w: u32, h: u32, seed: u32| {
+            let mut image = snow(w, h, 0);
+            for (i, v) in image.data.iter_mut().enumerate() {
+                let n = (i as u32 ^ seed.wrapping_mul(0x9E37_79B9)).wrapping_mul(0x85EB_CA6B) >> 29;
+                *v = *v - 14 + n as u8;
+            }
+            image
+        };
+        let lead: Vec<RgbImage> = (0..6).map(|seed| snow(w, h, seed)).collect();
+        let config = MattingConfig::default();
+        let background = Background::learn(&lead.iter().collect::<Vec<_>>(), &config).unwrap();
+        // A red body, and beside it a sleeve a shade greyer and less blue than the snow,
+        // under an exposure 2 % brighter (which must not read as light).
+        let mut frame = snow(w, h, 6);
+        paint(&mut frame, 40, 20, 60, 60, |_| [180, 30, 40]);
+        paint(&mut frame, 60, 30, 76, 40, |p| {
+            [p[0] - 2, p[1] - 5, p[2] - 12]
+        });
+        paint(&mut frame, 0, 0, w, h, |p| {
+            p.map(|v| (f32::from(v) * 1.02) as u8)
+        });
+        let matte = background.matte(&frame, &config);
+        let count = |x0: u32, x1: u32, y0: u32, y1: u32| {
+            let mut n = 0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    n += usize::from(matte.unsure.get(x, y) || matte.mask.get(x, y));
+                }
+            }
+            n
+        };
+        let sleeve = count(61, 75, 31, 39);
+        assert!(
+            sleeve >= 14 * 8 * 9 / 10,
+            "{sleeve} of the sleeve's 112 inner pixels"
+        );
+        // Neither the one-pixel test nor the snow around the sleeve says so.
+        let single = (31..39)
+            .flat_map(|y| (61..75).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let sampling = (
+                    1.0 / matte.gain,
+                    Offset::new((-matte.shift.0, -matte.shift.1)),
+                );
+                background
+                    .score_at(&frame, x, y, sampling, &config)
+                    .is_none_or(|s| s >= SURE)
+            })
+            .count();
+        assert!(single < 112 / 4, "{single} sure by one pixel");
+        let around = count(60, 100, 42, 70) + count(78, 100, 20, 42);
+        assert_eq!(around, 0, "unsure or set snow");
     }
 
     #[test]
