@@ -489,7 +489,13 @@ impl Background {
         for i in pooled {
             unsure.data[i] = true;
         }
-        let (mut alpha, raw) = coverage(&strength_of, &unsure, tested);
+        let change = |i: usize| {
+            let (x, y) = (i % w, i / w);
+            let p = &frame.data[i * 3..i * 3 + 3];
+            let (bg, _) = self.at((&self.mean, &self.sigma), x, y, sampling.1);
+            [0, 1, 2].map(|c| f32::from(p[c]) * sampling.0 - bg[c])
+        };
+        let (mut alpha, raw) = coverage(&strength_of, &unsure, tested, change);
         // The areas are for a 1280-pixel-wide image: a smaller image shows smaller specks.
         let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
         let area = |a: f64| (a * scale).round() as usize;
@@ -833,6 +839,10 @@ fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
 /// The alpha from which an edge pixel counts for carving.
 const EDGE: f32 = 0.25;
 
+/// How far (in levels) a pixel's colour may lie from a mix of the background and a
+/// neighbour's colour and that neighbour still explain it as well as the best one does.
+const MIX_NOISE: f32 = 10.0;
+
 /// The strength (distance over the threshold) from which a pixel is the athlete.
 const SURE: f32 = 0.75;
 
@@ -841,7 +851,13 @@ const SURE: f32 = 0.75;
 /// by that part of what its most covered neighbour differs, and counts if half covered.
 /// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
 /// outside it the strength is 0, and so are alpha and the mask.
-fn coverage(strength: &[f32], unsure: &Mask, [x0, y0, x1, y1]: [usize; 4]) -> (Vec<f32>, Mask) {
+fn coverage(
+    strength: &[f32],
+    unsure: &Mask,
+    [x0, y0, x1, y1]: [usize; 4],
+    change: impl Fn(usize) -> [f32; 3],
+) -> (Vec<f32>, Mask) {
+    let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
     let (w, h) = (unsure.width as usize, unsure.height as usize);
     let mut alpha = vec![0f32; w * h];
     let mut raw = Mask::empty(w as u32, h as u32);
@@ -853,17 +869,46 @@ fn coverage(strength: &[f32], unsure: &Mask, [x0, y0, x1, y1]: [usize; 4]) -> (V
                 alpha[i] = ((s - 0.5) * 2.0).clamp(0.0, 0.49);
                 continue;
             }
-            let (mut edge, mut full) = (false, s);
-            for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-                for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-                    let n = strength[yy * w + xx];
-                    // A neighbour the athlete may cover (a faint part of a white suit) is
-                    // not the background.
-                    edge |= n < 0.5 && !unsure.data[yy * w + xx];
-                    full = full.max(n);
+            // A neighbour the athlete may cover (a faint part of a white suit) is not the
+            // background.
+            let rows = y.saturating_sub(1)..=(y + 1).min(h - 1);
+            let columns = x.saturating_sub(1)..=(x + 1).min(w - 1);
+            let edge = rows.clone().any(|yy| {
+                columns.clone().any(|xx| {
+                    let j = yy * w + xx;
+                    strength[j] < 0.5 && !unsure.data[j]
+                })
+            });
+            // The part of a sure neighbour's change (from the background) that the pixel
+            // shows, of the neighbour whose colour mixed with the background explains the
+            // pixel best (a red sleeve, not the dark glove beside it); of those that
+            // explain it within noise, the most changed (the others may be partly covered).
+            let cover = if edge {
+                let d = change(i);
+                let mut fits = [(0f32, 0f32, 0f32); 8];
+                let mut count = 0;
+                for yy in rows {
+                    for xx in columns.clone() {
+                        let j = yy * w + xx;
+                        if j != i && strength[j] >= SURE {
+                            let n = change(j);
+                            let nn = dot(n, n).max(f32::MIN_POSITIVE);
+                            let part = dot(d, n) / nn;
+                            let off = [0, 1, 2].map(|c| d[c] - part * n[c]);
+                            fits[count] = (dot(off, off), nn, part);
+                            count += 1;
+                        }
+                    }
                 }
-            }
-            let cover = if edge { s / full } else { 1.0 };
+                let fits = &fits[..count];
+                let least = fits.iter().map(|f| f.0).fold(f32::INFINITY, f32::min);
+                fits.iter()
+                    .filter(|f| f.0 <= least + MIX_NOISE * MIX_NOISE)
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .map_or(1.0, |f| f.2.max(0.0))
+            } else {
+                1.0
+            };
             alpha[i] = cover.min(1.0);
             raw.data[i] = cover >= 0.5;
         }
@@ -1403,6 +1448,36 @@ mod tests {
         assert!(single < 112 / 4, "{single} sure by one pixel");
         let around = count(60, 100, 42, 70) + count(78, 100, 20, 42);
         assert_eq!(around, 0, "unsure or set snow");
+    }
+
+    #[test]
+    fn an_edge_pixel_is_covered_by_the_neighbour_of_its_colour() {
+        // 3x3 on snow: background on the left, a red sleeve in the middle column's top and
+        // bottom, a dark glove on the right; the centre is 60 % covered by the sleeve.
+        let (sleeve, glove) = ([-10.0, -150.0, -160.0], [-180.0, -190.0, -200.0]);
+        let change = |i: usize| match i % 3 {
+            0 => [0.0; 3],
+            1 if i == 4 => sleeve.map(|v| v * 0.6),
+            1 => sleeve,
+            _ => glove,
+        };
+        let strength = [0.0, 1.2, 9.0, 0.0, 0.8, 9.0, 0.0, 1.2, 9.0];
+        let unsure = Mask::empty(3, 3);
+        let (alpha, raw) = coverage(&strength, &unsure, [0, 0, 3, 3], change);
+        assert!((alpha[4] - 0.6).abs() < 1e-4, "{}", alpha[4]);
+        assert!(raw.data[4]);
+        // Less than half covered, it is left out; a pixel with no background beside it
+        // is covered whole.
+        let less = |i: usize| {
+            if i == 4 {
+                sleeve.map(|v| v * 0.4)
+            } else {
+                change(i)
+            }
+        };
+        let (alpha, raw) = coverage(&strength, &unsure, [0, 0, 3, 3], less);
+        assert!((alpha[4] - 0.4).abs() < 1e-4 && !raw.data[4]);
+        assert_eq!(alpha[5], 1.0);
     }
 
     #[test]
