@@ -450,12 +450,6 @@ impl Background {
         // neighbours (a sure neighbour's colour would carry the pool).
         let taken = |i: usize| strength_of[i] >= SURE || unsure.data[i];
         let tested = [x0, y0, x1.min(w), y1.min(h)];
-        // Sums over each pixel's neighbourhood, by rows then columns: its colour, and how
-        // many of it are taken (where some are, the pool is gathered pixel by pixel).
-        let sums = neighbourhood_sums(w, h, tested, |i| {
-            let p = &frame.data[i * 3..i * 3 + 3];
-            [p[0].into(), p[1].into(), p[2].into(), taken(i).into()]
-        });
         // Only in and beside the tiles of the athlete (a faint limb's tiles are there: the
         // sparse pass pools too).
         let beside = spread(&sure, tw, th, 1);
@@ -466,19 +460,11 @@ impl Background {
                     continue;
                 }
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
-                    let span = 1 + usize::from(y > 0) + usize::from(y + 1 < h);
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
                         if taken(y * w + x) {
                             continue;
                         }
-                        let sum = sums[(y - tested[1]) * (tested[2] - tested[0]) + x - tested[0]];
-                        let verdict = if sum[3] == 0 {
-                            let count = span * (1 + usize::from(x > 0) + usize::from(x + 1 < w));
-                            let mean = [0, 1, 2].map(|c| f32::from(sum[c]) / count as f32);
-                            Some(self.pooled_score(mean, (x, y), sampling, config))
-                        } else {
-                            self.pooled_at(frame, (x, y), taken, sampling, config)
-                        };
+                        let verdict = self.pooled_at(frame, (x, y), taken, sampling, config);
                         if verdict.is_some_and(|s| s.is_none_or(|s| s >= SURE)) {
                             pooled.push(y * w + x);
                         }
@@ -917,18 +903,28 @@ fn coverage(
 }
 
 /// The cells of a `w` x `h` grid within `reach` cells (along each axis) of a set one: a
-/// square dilation, by rows then by columns.
+/// square dilation, by rows then by columns, in the box around the set cells.
 fn spread(set: &[bool], w: usize, h: usize, reach: usize) -> Vec<bool> {
+    let mut out = vec![false; w * h];
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (k, _) in set.iter().enumerate().filter(|(_, s)| **s) {
+        let (x, y) = (k % w, k / w);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    if x0 == usize::MAX {
+        return out;
+    }
+    let (x0, x1) = (x0.saturating_sub(reach), (x1 + reach).min(w - 1));
+    let (y0, y1) = (y0.saturating_sub(reach), (y1 + reach).min(h - 1));
     let mut rows = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
+    for y in y0..=y1 {
+        for x in x0..=x1 {
             let span = y * w + x.saturating_sub(reach)..=y * w + (x + reach).min(w - 1);
             rows[y * w + x] = set[span].contains(&true);
         }
     }
-    let mut out = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
+    for y in y0..=y1 {
+        for x in x0..=x1 {
             out[y * w + x] =
                 (y.saturating_sub(reach)..=(y + reach).min(h - 1)).any(|yy| rows[yy * w + x]);
         }
@@ -960,38 +956,6 @@ fn slope(mean: &[[f32; 3]], w: usize, h: usize) -> Vec<f32> {
                 .fold(0.0, f32::max);
         }
     });
-    out
-}
-
-/// For each pixel of the box `[x0, y0, x1, y1)` of a `w` x `h` image (row by row), the sums
-/// of `value` over its 3x3 neighbourhood (the neighbours inside the image): a row's sums
-/// of three, then three rows of those.
-fn neighbourhood_sums(
-    w: usize,
-    h: usize,
-    [x0, y0, x1, y1]: [usize; 4],
-    value: impl Fn(usize) -> [u16; 4],
-) -> Vec<[u16; 4]> {
-    let bw = x1.saturating_sub(x0);
-    let (ya, yb) = (y0.saturating_sub(1), (y1 + 1).min(h));
-    let add = |a: [u16; 4], b: [u16; 4]| [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]];
-    let mut rows = vec![[0u16; 4]; (yb.saturating_sub(ya)) * bw];
-    for (y, row) in (ya..yb).zip(rows.chunks_exact_mut(bw.max(1))) {
-        for (x, out) in (x0..x1).zip(row) {
-            let from = x.saturating_sub(1);
-            *out = (from..=(x + 1).min(w - 1))
-                .map(|xx| value(y * w + xx))
-                .fold([0; 4], add);
-        }
-    }
-    let mut out = vec![[0u16; 4]; y1.saturating_sub(y0) * bw];
-    for (y, row) in (y0..y1).zip(out.chunks_exact_mut(bw.max(1))) {
-        for (k, out) in row.iter_mut().enumerate() {
-            *out = (y.saturating_sub(1)..=(y + 1).min(h - 1))
-                .map(|yy| rows[(yy - ya) * bw + k])
-                .fold([0; 4], add);
-        }
-    }
     out
 }
 
