@@ -1458,6 +1458,32 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_scene_and_a_speck_give_an_empty_matte() {
+        // As wide as the image the speck area is given for.
+        let (w, h) = (1280, 24);
+        let config = MattingConfig::default();
+        let background = Background::learn(&[&snow(w, h, 0)], &config).unwrap();
+        let empty = background.matte(&snow(w, h, 0), &config);
+        assert_eq!(empty.mask.count() + empty.unsure.count(), 0);
+        assert!(empty.alpha.iter().all(|a| *a == 0.0));
+        // A dark speck of two pixels (where the sparse pass looks) is noise, not an athlete;
+        // one of three on the image's border too. Nine pixels are not a speck.
+        let mut frame = snow(w, h, 0);
+        paint(&mut frame, 30, 18, 32, 19, |_| [20, 20, 20]);
+        paint(&mut frame, 0, 0, 3, 3, |_| [20, 20, 20]);
+        let matte = background.matte(&frame, &config);
+        assert_eq!(matte.mask.count(), 9, "only the corner's nine pixels stay");
+        let mut frame = snow(w, h, 0);
+        paint(&mut frame, 2, 0, 3, 3, |_| [20, 20, 20]);
+        let keep = MattingConfig {
+            speck_area: 0.0,
+            ..config
+        };
+        assert_eq!(background.matte(&frame, &keep).mask.count(), 3);
+        assert_eq!(background.matte(&frame, &config).mask.count(), 0);
+    }
+
+    #[test]
     fn no_lead_in_is_an_error() {
         assert_eq!(
             Background::learn(&[], &MattingConfig::default()).unwrap_err(),
