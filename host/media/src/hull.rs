@@ -459,9 +459,15 @@ impl Hull {
         map
     }
 
-    /// Whether the ray from `origin` along `direction` passes through an occupied voxel
-    /// (every voxel it crosses is visited in order, by Amanatides and Woo's traversal).
+    /// Whether the ray from `origin` along `direction` passes through an occupied voxel.
     pub fn meets(&self, origin: DVec3, direction: DVec3) -> bool {
+        self.first_hit(origin, direction).is_some()
+    }
+
+    /// The centre of the first occupied voxel the ray from `origin` along `direction`
+    /// passes through (every voxel it crosses is visited in order, by Amanatides and Woo's
+    /// traversal).
+    pub fn first_hit(&self, origin: DVec3, direction: DVec3) -> Option<DVec3> {
         // Where the ray enters and leaves the grid's box (the slab method).
         let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
         for k in 0..3 {
@@ -469,7 +475,7 @@ impl Hull {
             let (lo, hi) = (self.bounds.min[k], self.bounds.max[k]);
             if d.abs() < 1e-12 {
                 if o < lo || o > hi {
-                    return false;
+                    return None;
                 }
                 continue;
             }
@@ -478,7 +484,7 @@ impl Hull {
             leave = leave.min(a.max(b));
         }
         if enter > leave {
-            return false;
+            return None;
         }
         let voxel = self.voxel_size();
         let n = i64::from(self.resolution);
@@ -501,7 +507,8 @@ impl Hull {
         }
         loop {
             if self.get(cell[0], cell[1], cell[2]) {
-                return true;
+                let corner = DVec3::new(cell[0] as f64, cell[1] as f64, cell[2] as f64);
+                return Some(self.bounds.min + voxel * (corner + 0.5));
             }
             let axis = if next[0] <= next[1] && next[0] <= next[2] {
                 0
@@ -511,11 +518,11 @@ impl Hull {
                 2
             };
             if next[axis] > leave {
-                return false;
+                return None;
             }
             cell[axis] += step[axis];
             if cell[axis] < 0 || cell[axis] >= n {
-                return false;
+                return None;
             }
             next[axis] += delta[axis];
         }

@@ -3,7 +3,7 @@
 //! compensation against exposure flicker, and a brightness/chromaticity test that tells
 //! cast shadows (darker, same colour) from the athlete. Output: a soft alpha and a mask.
 
-use glam::DVec2;
+use glam::{DVec2, DVec3};
 
 use crate::camera::Camera;
 use crate::hull::{self, Bounds, Carving, Hull, View};
@@ -108,16 +108,45 @@ impl Matte {
     }
 
     /// Settles the unsure pixels with the other views: those whose ray meets the hull carved
-    /// from every view's permissive mask join the mask. Glare and spray differ from view to
-    /// view, so the hull has carved them away; a white suit is where every view puts it.
-    pub fn confirm(&mut self, camera: &Camera, hull: &Hull) {
+    /// from every view's permissive mask join the mask, if where it meets the hull is the
+    /// athlete for sure in [`ANCHORS`] of the other views (`anchors`: their cameras and sure
+    /// masks; fewer if fewer are given). Glare differs from view to view, so the hull has
+    /// carved it away. A white suit is where every view puts it, and some see its shaded
+    /// side; spray thrown at a landing is where every view puts it too, but is only ever
+    /// light, so no view is sure of it unless the athlete is behind it.
+    pub fn confirm(&mut self, camera: &Camera, hull: &Hull, anchors: &[(&Camera, &Mask)]) {
         let rays = camera.rays();
         let origin = camera.center();
         let w = self.mask.width as usize;
+        let needed = ANCHORS.min(anchors.len());
+        let sure_near = |mask: &Mask, p: DVec2| {
+            let (x, y) = (p.x.round() as i64, p.y.round() as i64);
+            let reach = ANCHOR_REACH;
+            (y - reach..=y + reach).any(|yy| {
+                (x - reach..=x + reach).any(|xx| {
+                    xx >= 0
+                        && yy >= 0
+                        && xx < i64::from(mask.width)
+                        && yy < i64::from(mask.height)
+                        && mask.get(xx as u32, yy as u32)
+                })
+            })
+        };
+        let anchored = |point: DVec3| {
+            anchors
+                .iter()
+                .filter(|(camera, mask)| camera.project(point).is_some_and(|p| sure_near(mask, p)))
+                .take(needed)
+                .count()
+                >= needed
+        };
         for (i, unsure) in self.unsure.data.iter_mut().enumerate() {
             if *unsure {
                 let pixel = DVec2::new((i % w) as f64, (i / w) as f64);
-                if hull.meets(origin, rays.cast(pixel)) {
+                if hull
+                    .first_hit(origin, rays.cast(pixel))
+                    .is_some_and(anchored)
+                {
                     self.mask.data[i] = true;
                     self.alpha[i] = 1.0;
                     *unsure = false;
@@ -154,6 +183,14 @@ const TILE: usize = 4;
 
 /// Tiles around a sure sample that the exact pass covers (the soft edge, thin limbs).
 const TILE_REACH: usize = 2;
+
+/// Other views that must be sure of the athlete where an unsure pixel's ray meets the hull
+/// ([`Matte::confirm`]).
+const ANCHORS: usize = 3;
+
+/// How near (in pixels, along each axis) to where such a point projects a view's sure pixel
+/// must be: registration and the voxel's size are each worth a pixel.
+const ANCHOR_REACH: i64 = 2;
 
 /// Steps, in tiles, that unsure tiles joined to the athlete are followed.
 const UNSURE_REACH: usize = 8;
@@ -1008,10 +1045,19 @@ pub fn settle(
     };
     let hull = hull::carve_tracked(&views, bounds, carving);
     drop(views);
+    // What each live view is sure of, before any is settled.
+    let sure: Vec<Mask> = mattes.iter().map(|m| m.mask.clone()).collect();
     mattes
         .par_iter_mut()
         .zip(cameras)
-        .for_each(|(matte, camera)| matte.confirm(camera, &hull));
+        .enumerate()
+        .for_each(|(k, (matte, camera))| {
+            let anchors: Vec<(&Camera, &Mask)> = (0..cameras.len())
+                .filter(|j| *j != k && live[*j])
+                .map(|j| (&cameras[j], &sure[j]))
+                .collect();
+            matte.confirm(camera, &hull, &anchors)
+        });
     (hull, permissive)
 }
 
