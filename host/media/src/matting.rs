@@ -85,6 +85,9 @@ pub struct Matte {
     /// Pixels near the athlete that only brightened toward white: glare, spray, or a white
     /// suit on white snow. Other views decide ([`Matte::confirm`]).
     pub unsure: Mask,
+    /// Holes of fewer pixels than this (`MattingConfig::hole_area` at this image's size) are
+    /// filled: in the mask matting gives, and again once [`Matte::confirm`] has settled.
+    pub hole_area: usize,
 }
 
 impl Matte {
@@ -140,6 +143,7 @@ impl Matte {
                 .count()
                 >= needed
         };
+        let mut settled = false;
         for (i, unsure) in self.unsure.data.iter_mut().enumerate() {
             if *unsure {
                 let pixel = DVec2::new((i % w) as f64, (i / w) as f64);
@@ -150,6 +154,25 @@ impl Matte {
                     self.mask.data[i] = true;
                     self.alpha[i] = 1.0;
                     *unsure = false;
+                    settled = true;
+                }
+            }
+        }
+        // A few unsure pixels the views left out may now be enclosed: filled, as the mask's
+        // own holes were.
+        if settled {
+            let (w, h) = (w, self.mask.height as usize);
+            let filled = clean(&self.mask, [0, 0, w, h], 0, self.hole_area);
+            for ((m, f), a) in self
+                .mask
+                .data
+                .iter_mut()
+                .zip(&filled.data)
+                .zip(&mut self.alpha)
+            {
+                if *f && !*m {
+                    *m = true;
+                    *a = a.max(0.5);
                 }
             }
         }
@@ -522,12 +545,8 @@ impl Background {
         // The areas are for a 1280-pixel-wide image: a smaller image shows smaller specks.
         let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
         let area = |a: f64| (a * scale).round() as usize;
-        let mask = clean(
-            &raw,
-            tested,
-            area(config.speck_area),
-            area(config.hole_area),
-        );
+        let hole_area = area(config.hole_area);
+        let mask = clean(&raw, tested, area(config.speck_area), hole_area);
         // The cleaned mask decides; the score keeps soft edges inside it. (Cleaning sets
         // only pixels that set ones enclose, all inside the box tested.)
         let [x0, y0, x1, y1] = tested;
@@ -548,6 +567,7 @@ impl Background {
             unsure,
             gain: motion.gain,
             shift: motion.shift,
+            hole_area,
         }
     }
 
@@ -1527,6 +1547,95 @@ mod tests {
         };
         assert_eq!(background.matte(&frame, &keep).mask.count(), 3);
         assert_eq!(background.matte(&frame, &config).mask.count(), 0);
+    }
+
+    /// Four cameras around a box standing on the ground, and each one's mask of it (pixels
+    /// whose ray meets the box).
+    fn box_rig() -> (Vec<Camera>, Vec<Mask>, Bounds) {
+        let (size, lo, hi) = (
+            96u32,
+            DVec3::new(-0.3, -0.3, 0.0),
+            DVec3::new(0.3, 0.3, 1.2),
+        );
+        let k = glam::DMat3::from_cols(
+            DVec3::new(160.0, 0.0, 0.0),
+            DVec3::new(0.0, 160.0, 0.0),
+            DVec3::new(48.0, 48.0, 1.0),
+        );
+        let cameras: Vec<Camera> = (0..4)
+            .map(|i| {
+                let a = std::f64::consts::FRAC_PI_2 * f64::from(i);
+                let eye = DVec3::new(5.0 * a.cos(), 5.0 * a.sin(), 0.6);
+                Camera::look_at(
+                    format!("c{i}"),
+                    eye,
+                    DVec3::new(0.0, 0.0, 0.6),
+                    DVec3::Z,
+                    k,
+                    size,
+                    size,
+                )
+            })
+            .collect();
+        let masks = cameras
+            .iter()
+            .map(|c| {
+                let (rays, o) = (c.rays(), c.center());
+                let mut mask = Mask::empty(size, size);
+                for (i, m) in mask.data.iter_mut().enumerate() {
+                    let n = size as usize;
+                    let d = rays.cast(DVec2::new((i % n) as f64, (i / n) as f64));
+                    let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
+                    for a in 0..3 {
+                        let (t0, t1) = ((lo[a] - o[a]) / d[a], (hi[a] - o[a]) / d[a]);
+                        enter = enter.max(t0.min(t1));
+                        leave = leave.min(t0.max(t1));
+                    }
+                    *m = enter <= leave;
+                }
+                mask
+            })
+            .collect();
+        let bounds = Bounds {
+            min: DVec3::new(-1.0, -1.0, 0.0),
+            max: DVec3::new(1.0, 1.0, 2.0),
+        };
+        (cameras, masks, bounds)
+    }
+
+    #[test]
+    fn views_settle_what_three_others_are_sure_of_and_not_what_none_is() {
+        let (cameras, masks, bounds) = box_rig();
+        let carving = Carving {
+            resolution: 64,
+            tolerance: 0,
+            min_views: 2,
+        };
+        // The first view is unsure of the whole box (a white suit in the sun); `sure` of
+        // the others are sure of it too (its shaded side), the rest unsure (spray).
+        let settled = |sure: usize| {
+            let mut mattes: Vec<Matte> = masks
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let certain = i >= 1 && i <= sure;
+                    let empty = Mask::empty(m.width, m.height);
+                    Matte {
+                        alpha: vec![0.0; m.data.len()],
+                        mask: if certain { m.clone() } else { empty.clone() },
+                        unsure: if certain { empty } else { m.clone() },
+                        gain: 1.0,
+                        shift: (0.0, 0.0),
+                        hole_area: 4,
+                    }
+                })
+                .collect();
+            settle(&cameras, &mut mattes, &[true; 4], bounds, carving);
+            iou(&mattes[0].mask, &masks[0])
+        };
+        assert!(settled(3) > 0.9, "{}", settled(3));
+        assert_eq!(settled(0), 0.0);
+        assert_eq!(settled(2), 0.0, "two sure views are not enough");
     }
 
     #[test]

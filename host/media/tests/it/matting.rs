@@ -172,9 +172,11 @@ fn every_hazard_in_every_scene_keeps_its_quality_floors() {
     // regression. A white suit on snow is the hard case for masks (the far ski jumper's most
     // of all); his thin skis are the hard case for voxels.
     let mask_floor = |name: &str, scene: Scene| match (name, scene) {
-        ("white suit" | "all, white suit", Scene::SkiJump) => 0.84,
-        ("white suit" | "all, white suit", _) => 0.89,
-        _ => 0.92,
+        ("white suit" | "all, white suit", Scene::SkiJump) => 0.88,
+        ("white suit" | "all, white suit", _) => 0.92,
+        // Landing spray on the rink: the views that are sure of no spray keep it out.
+        ("spray" | "all", Scene::FigureSkating) => 0.97,
+        _ => 0.93,
     };
     let index = |scene: Scene| Scene::ALL.iter().position(|s| *s == scene).unwrap();
     let mut failures = Vec::new();
