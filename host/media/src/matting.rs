@@ -5,7 +5,7 @@
 
 use glam::{DVec2, DVec3};
 
-use crate::camera::Camera;
+use crate::camera::{Camera, Projector};
 use crate::hull::{self, Bounds, Carving, Hull, View};
 use crate::image::{Mask, RgbImage, luma};
 use rayon::prelude::*;
@@ -88,6 +88,9 @@ pub struct Matte {
     /// Holes of fewer pixels than this (`MattingConfig::hole_area` at this image's size) are
     /// filled: in the mask matting gives, and again once [`Matte::confirm`] has settled.
     pub hole_area: usize,
+    /// The box `[x0, y0, x1)`, `y1)` outside which the mask, the unsure pixels and alpha are
+    /// clear (the pixels matting tested).
+    pub within: [usize; 4],
 }
 
 impl Matte {
@@ -112,28 +115,24 @@ impl Matte {
 
     /// Settles the unsure pixels with the other views: those whose ray meets the hull carved
     /// from every view's permissive mask join the mask, if where it meets the hull is the
-    /// athlete for sure in [`ANCHORS`] of the other views (`anchors`: their cameras and sure
-    /// masks; fewer if fewer are given). Glare differs from view to view, so the hull has
+    /// athlete for sure in [`ANCHORS`] of the other views (`anchors`: their cameras,
+    /// prepared, and where they are sure, widened by [`ANCHOR_REACH`]; fewer if fewer are
+    /// given). Glare differs from view to view, so the hull has
     /// carved it away. A white suit is where every view puts it, and some see its shaded
     /// side; spray thrown at a landing is where every view puts it too, but is only ever
     /// light, so no view is sure of it unless the athlete is behind it.
-    pub fn confirm(&mut self, camera: &Camera, hull: &Hull, anchors: &[(&Camera, &Mask)]) {
+    pub fn confirm(&mut self, camera: &Camera, hull: &Hull, anchors: &[(&Projector, &Mask)]) {
         let rays = camera.rays();
         let origin = camera.center();
         let w = self.mask.width as usize;
         let needed = ANCHORS.min(anchors.len());
         let sure_near = |mask: &Mask, p: DVec2| {
-            let (x, y) = (p.x.round() as i64, p.y.round() as i64);
-            let reach = ANCHOR_REACH;
-            (y - reach..=y + reach).any(|yy| {
-                (x - reach..=x + reach).any(|xx| {
-                    xx >= 0
-                        && yy >= 0
-                        && xx < i64::from(mask.width)
-                        && yy < i64::from(mask.height)
-                        && mask.get(xx as u32, yy as u32)
-                })
-            })
+            let (x, y) = (p.x.round(), p.y.round());
+            x >= 0.0
+                && y >= 0.0
+                && x < f64::from(mask.width)
+                && y < f64::from(mask.height)
+                && mask.get(x as u32, y as u32)
         };
         let anchored = |point: DVec3| {
             anchors
@@ -144,8 +143,9 @@ impl Matte {
                 >= needed
         };
         let mut settled = false;
-        for (i, unsure) in self.unsure.data.iter_mut().enumerate() {
-            if *unsure {
+        let [x0, y0, x1, y1] = self.within;
+        for i in (y0..y1).flat_map(|y| y * w + x0..y * w + x1) {
+            if self.unsure.data[i] {
                 let pixel = DVec2::new((i % w) as f64, (i / w) as f64);
                 if hull
                     .first_hit(origin, rays.cast(pixel))
@@ -153,7 +153,7 @@ impl Matte {
                 {
                     self.mask.data[i] = true;
                     self.alpha[i] = 1.0;
-                    *unsure = false;
+                    self.unsure.data[i] = false;
                     settled = true;
                 }
             }
@@ -161,18 +161,18 @@ impl Matte {
         // A few unsure pixels the views left out may now be enclosed: filled, as the mask's
         // own holes were.
         if settled {
-            let (w, h) = (w, self.mask.height as usize);
-            let filled = clean(&self.mask, [0, 0, w, h], 0, self.hole_area);
-            for ((m, f), a) in self
-                .mask
-                .data
-                .iter_mut()
-                .zip(&filled.data)
-                .zip(&mut self.alpha)
-            {
-                if *f && !*m {
-                    *m = true;
-                    *a = a.max(0.5);
+            let all = self.within;
+            let hole = self.hole_area;
+            if let Some([x0, y0, x1, y1]) = in_box(&mut self.mask, all, 1, |crop| {
+                silhouette::fill_holes(crop, hole)
+            }) {
+                for y in y0..y1 {
+                    let row = y * w + x0..y * w + x1;
+                    for (m, a) in self.mask.data[row.clone()].iter().zip(&mut self.alpha[row]) {
+                        if *m {
+                            *a = a.max(0.5);
+                        }
+                    }
                 }
             }
         }
@@ -211,9 +211,10 @@ const TILE_REACH: usize = 2;
 /// ([`Matte::confirm`]).
 const ANCHORS: usize = 3;
 
-/// How near (in pixels, along each axis) to where such a point projects a view's sure pixel
-/// must be: registration and the voxel's size are each worth a pixel.
-const ANCHOR_REACH: i64 = 2;
+/// How near (in pixels) to where such a point projects a view's sure pixel must be:
+/// registration and the voxel's size are each worth a pixel or so. (A disk this wide holds
+/// the 5x5 square.)
+const ANCHOR_REACH: f64 = 2.0 * std::f64::consts::SQRT_2;
 
 /// Steps, in tiles, that unsure tiles joined to the athlete are followed.
 const UNSURE_REACH: usize = 8;
@@ -546,7 +547,8 @@ impl Background {
         let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
         let area = |a: f64| (a * scale).round() as usize;
         let hole_area = area(config.hole_area);
-        let mask = clean(&raw, tested, area(config.speck_area), hole_area);
+        let mut mask = raw;
+        clean(&mut mask, tested, area(config.speck_area), hole_area);
         // The cleaned mask decides; the score keeps soft edges inside it. (Cleaning sets
         // only pixels that set ones enclose, all inside the box tested.)
         let [x0, y0, x1, y1] = tested;
@@ -568,6 +570,7 @@ impl Background {
             gain: motion.gain,
             shift: motion.shift,
             hole_area,
+            within: tested,
         }
     }
 
@@ -1066,15 +1069,27 @@ pub fn settle(
     let hull = hull::carve_tracked(&views, bounds, carving);
     drop(views);
     // What each live view is sure of, before any is settled.
-    let sure: Vec<Mask> = mattes.iter().map(|m| m.mask.clone()).collect();
+    let sure: Vec<Mask> = mattes
+        .par_iter()
+        .map(|m| {
+            let all = m.within;
+            let margin = ANCHOR_REACH.ceil() as usize;
+            let mut sure = m.mask.clone();
+            in_box(&mut sure, all, margin, |crop| {
+                silhouette::dilate(crop, ANCHOR_REACH)
+            });
+            sure
+        })
+        .collect();
+    let projectors: Vec<Projector> = cameras.iter().map(Camera::projector).collect();
     mattes
         .par_iter_mut()
         .zip(cameras)
         .enumerate()
         .for_each(|(k, (matte, camera))| {
-            let anchors: Vec<(&Camera, &Mask)> = (0..cameras.len())
+            let anchors: Vec<(&Projector, &Mask)> = (0..cameras.len())
                 .filter(|j| *j != k && live[*j])
-                .map(|j| (&cameras[j], &sure[j]))
+                .map(|j| (&projectors[j], &sure[j]))
                 .collect();
             matte.confirm(camera, &hull, &anchors)
         });
@@ -1170,36 +1185,48 @@ fn shake_of(matte: &Matte) -> DVec2 {
 /// Drops specks smaller than `speck` pixels and fills holes smaller than `hole`, computed
 /// only in the box around the set pixels (the athlete is a small part of a venue camera's
 /// image), all of which lie in the box `within`.
-fn clean(raw: &Mask, within: [usize; 4], speck: usize, hole: usize) -> Mask {
-    let (w, h) = (raw.width as usize, raw.height as usize);
+fn clean(mask: &mut Mask, within: [usize; 4], speck: usize, hole: usize) {
+    // A clear margin of one pixel, so that what the crop's border touches is outside.
+    in_box(mask, within, 1, |crop| {
+        silhouette::fill_holes(&silhouette::drop_specks(crop, speck), hole)
+    });
+}
+
+/// Replaces the box around the set pixels of `mask` (all of which lie in the box `within`),
+/// grown by `margin`, with `f` of it, and returns that box (`None`: no pixel is set). `f`
+/// must set no pixel farther than `margin` from those it was given.
+fn in_box(
+    mask: &mut Mask,
+    within: [usize; 4],
+    margin: usize,
+    f: impl FnOnce(&Mask) -> Mask,
+) -> Option<[usize; 4]> {
+    let (w, h) = (mask.width as usize, mask.height as usize);
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     let [wx0, wy0, wx1, wy1] = within;
     for y in wy0..wy1 {
-        for x in wx0..wx1 {
-            if raw.data[y * w + x] {
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-            }
+        let row = &mask.data[y * w + wx0..y * w + wx1];
+        if let (Some(a), Some(b)) = (row.iter().position(|v| *v), row.iter().rposition(|v| *v)) {
+            (x0, y0, x1, y1) = (x0.min(wx0 + a), y0.min(y), x1.max(wx0 + b), y1.max(y));
         }
     }
     if x0 == usize::MAX {
-        return raw.clone();
+        return None;
     }
-    // A clear margin of one pixel, so that what the crop's border touches is outside.
-    let (x0, y0) = (x0.saturating_sub(1), y0.saturating_sub(1));
-    let (x1, y1) = ((x1 + 2).min(w), (y1 + 2).min(h));
+    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
+    let (x1, y1) = ((x1 + margin + 1).min(w), (y1 + margin + 1).min(h));
     let (cw, ch) = (x1 - x0, y1 - y0);
     let mut crop = Mask::empty(cw as u32, ch as u32);
     for y in 0..ch {
         crop.data[y * cw..(y + 1) * cw]
-            .copy_from_slice(&raw.data[(y0 + y) * w + x0..(y0 + y) * w + x1]);
+            .copy_from_slice(&mask.data[(y0 + y) * w + x0..(y0 + y) * w + x1]);
     }
-    let cleaned = silhouette::fill_holes(&silhouette::drop_specks(&crop, speck), hole);
-    let mut out = Mask::empty(raw.width, raw.height);
+    let done = f(&crop);
     for y in 0..ch {
-        out.data[(y0 + y) * w + x0..(y0 + y) * w + x1]
-            .copy_from_slice(&cleaned.data[y * cw..(y + 1) * cw]);
+        mask.data[(y0 + y) * w + x0..(y0 + y) * w + x1]
+            .copy_from_slice(&done.data[y * cw..(y + 1) * cw]);
     }
-    out
+    Some([x0, y0, x1, y1])
 }
 
 /// Lucas–Kanade: the shift `d` that makes `frame(p) ≈ back(p − d)` over a grid of every
@@ -1627,6 +1654,7 @@ mod tests {
                         gain: 1.0,
                         shift: (0.0, 0.0),
                         hole_area: 4,
+                        within: [0, 0, m.width as usize, m.height as usize],
                     }
                 })
                 .collect();
