@@ -88,7 +88,7 @@ pub struct Matte {
     /// Holes of fewer pixels than this (`MattingConfig::hole_area` at this image's size) are
     /// filled: in the mask matting gives, and again once [`Matte::confirm`] has settled.
     pub hole_area: usize,
-    /// The box `[x0, y0, x1)`, `y1)` outside which the mask, the unsure pixels and alpha are
+    /// The box `[x0, y0, x1, y1)` outside which the mask, the unsure pixels and alpha are
     /// clear (the pixels matting tested).
     pub within: [usize; 4],
 }
@@ -117,10 +117,10 @@ impl Matte {
     /// from every view's permissive mask join the mask, if where it meets the hull is the
     /// athlete for sure in [`ANCHORS`] of the other views (`anchors`: their cameras,
     /// prepared, and where they are sure, widened by [`ANCHOR_REACH`]; fewer if fewer are
-    /// given). Glare differs from view to view, so the hull has
-    /// carved it away. A white suit is where every view puts it, and some see its shaded
-    /// side; spray thrown at a landing is where every view puts it too, but is only ever
-    /// light, so no view is sure of it unless the athlete is behind it.
+    /// given). Glare differs from view to view, so the hull has carved it away. A white suit
+    /// is where every view puts it, and some see its shaded side; spray thrown at a landing
+    /// is where every view puts it too, but is only ever light, so no view is sure of it
+    /// unless the athlete is behind it.
     pub fn confirm(&mut self, camera: &Camera, hull: &Hull, anchors: &[(&Projector, &Mask)]) {
         let rays = camera.rays();
         let origin = camera.center();
@@ -161,9 +161,8 @@ impl Matte {
         // A few unsure pixels the views left out may now be enclosed: filled, as the mask's
         // own holes were.
         if settled {
-            let all = self.within;
-            let hole = self.hole_area;
-            if let Some([x0, y0, x1, y1]) = in_box(&mut self.mask, all, 1, |crop| {
+            let (within, hole) = (self.within, self.hole_area);
+            if let Some([x0, y0, x1, y1]) = in_box(&mut self.mask, within, 1, |crop| {
                 silhouette::fill_holes(crop, hole)
             }) {
                 for y in y0..y1 {
