@@ -186,7 +186,7 @@ pub struct Background {
     mean: Vec<[f32; 3]>,
     sigma: Vec<f32>,
     /// The mean and deviation over each pixel's 3x3 neighbourhood, for the pooled test
-    /// ([`Background::pooled_at`]).
+    /// ([`Background::plain_over_nine`]).
     pooled: Vec<[f32; 3]>,
     pooled_sigma: Vec<f32>,
     luma: Vec<f32>,
@@ -469,9 +469,7 @@ impl Background {
                         // beside the athlete's tiles: most tiles are plain snow.)
                         let (cx, cy) = centre(j);
                         let unsure = light[j]
-                            || self
-                                .pooled_at(frame, (cx, cy), |_| false, sampling, config)
-                                .is_some_and(|s| s.is_none_or(|s| s >= SURE));
+                            || self.plain_over_nine(frame, (cx, cy), |_| false, sampling, config);
                         if unsure {
                             sure[j] = true;
                             added.push(j);
@@ -524,8 +522,7 @@ impl Background {
                         if taken(y * w + x) {
                             continue;
                         }
-                        let verdict = self.pooled_at(frame, (x, y), taken, sampling, config);
-                        if verdict.is_some_and(|s| s.is_none_or(|s| s >= SURE)) {
+                        if self.plain_over_nine(frame, (x, y), taken, sampling, config) {
                             pooled.push(y * w + x);
                         }
                     }
@@ -599,19 +596,19 @@ impl Background {
         )
     }
 
-    /// [`Background::score_at`] over the 3x3 neighbourhood of `(x, y)` (less the pixels
-    /// `taken`): its mean colour against the background's, where noise is a third as strong.
+    /// Whether the mean colour of the 3x3 neighbourhood of `(x, y)` (less the pixels
+    /// `taken`, and at least five left) is the athlete or light against the background's
+    /// 3x3 mean, where noise is a third as strong: [`Background::score_at`] over nine pixels.
     /// A colour change too faint for one pixel (a white suit a shade greyer than snow, or a
     /// shade less blue, which one pixel cannot tell from a faint shadow) is plain over nine.
-    /// `None` as well where fewer than five pixels are left.
-    fn pooled_at(
+    fn plain_over_nine(
         &self,
         frame: &RgbImage,
         (x, y): (usize, usize),
         taken: impl Fn(usize) -> bool,
         (inverse, back): (f32, Offset),
         config: &MattingConfig,
-    ) -> Option<Option<f32>> {
+    ) -> bool {
         let (w, h) = (self.width as usize, self.height as usize);
         let (mut sum, mut count) = ([0f32; 3], 0);
         for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
@@ -626,37 +623,23 @@ impl Background {
             }
         }
         if count < 5 {
-            return None;
+            return false;
         }
-        let pixel = sum.map(|v| v / count as f32);
-        Some(self.pooled_score(pixel, (x, y), (inverse, back), config))
-    }
-
-    /// The pooled test's verdict on a neighbourhood's mean colour `mean` (before gain
-    /// correction) around pixel `(x, y)`.
-    fn pooled_score(
-        &self,
-        mean: [f32; 3],
-        (x, y): (usize, usize),
-        (inverse, back): (f32, Offset),
-        config: &MattingConfig,
-    ) -> Option<f32> {
-        let pixel = mean.map(|v| v * inverse);
+        let pixel = sum.map(|v| v / count as f32 * inverse);
         let (bg, sigma) = self.at((&self.pooled, &self.pooled_sigma), x, y, back);
         // A brightness change this faint is as likely the exposure gain's error.
         let brightness = Brightness::OnlyIfDark;
         let top = CLIPPED * inverse;
         match score(pixel, bg, (sigma, top), brightness, config) {
+            Some(strength) => strength >= SURE,
             // Light is told from a colour by the channels that did not clip; with one
             // clipped, a change no larger than one pixel's noise tells nothing (an
             // exposure gain's error looks the same).
-            None if (0..3).any(|c| pixel[c] >= top || bg[c] >= CLIPPED)
-                && (0..3).map(|c| (pixel[c] - bg[c]).powi(2)).sum::<f32>()
-                    < (3.0 * config.shadow_chroma * sigma).powi(2) =>
-            {
-                Some(0.0)
+            None => {
+                !(0..3).any(|c| pixel[c] >= top || bg[c] >= CLIPPED)
+                    || dot(sub(pixel, bg), sub(pixel, bg))
+                        >= (3.0 * config.shadow_chroma * sigma).powi(2)
             }
-            verdict => verdict,
         }
     }
 
@@ -790,11 +773,10 @@ fn score(
     brightness: Brightness,
     config: &MattingConfig,
 ) -> Option<f32> {
-    let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
     // Most pixels are the background within noise. Chroma and brightness distortion below
     // are each at most the pixel's distance from the background, so a pixel within half a
     // threshold of it scores under one half, which [`coverage`] treats as 0.
-    let near = [0, 1, 2].map(|c| pixel[c] - bg[c]);
+    let near = sub(pixel, bg);
     if dot(near, near) < (0.5 * config.threshold * sigma).powi(2) {
         return Some(0.0);
     }
@@ -808,7 +790,7 @@ fn score(
         let shaded = [0, 1, 2].map(|c| bg[c] * config.shade[c]);
         let ss = dot(shaded, shaded);
         if ss > 1.0 {
-            let lost = [0, 1, 2].map(|c| bg[c] - pixel[c]);
+            let lost = sub(bg, pixel);
             let s = dot(lost, shaded) / ss;
             let off = [0, 1, 2].map(|c| pixel[c] - bg[c] + s * shaded[c]);
             if dot(off, off) < (config.shadow_chroma * sigma).powi(2) {
@@ -829,6 +811,16 @@ fn score(
     Some(distance / config.threshold)
 }
 
+/// The dot product of two colours.
+fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// The difference of two colours, channel by channel.
+fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
 /// Whether a change of brightness alone (no change of colour) tells the athlete in [`score`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Brightness {
@@ -842,7 +834,7 @@ enum Brightness {
 /// (glare, which drifts either way) or mixed with white (spray), within `tolerance`, and
 /// changed by more than noise.
 fn is_light(pixel: [f32; 3], bg: [f32; 3], top: f32, tolerance: f32) -> bool {
-    let d = [0, 1, 2].map(|c| pixel[c] - bg[c]);
+    let d = sub(pixel, bg);
     if d.iter().map(|v| v * v).sum::<f32>() < tolerance * tolerance {
         return false;
     }
@@ -902,7 +894,6 @@ fn coverage(
     [x0, y0, x1, y1]: [usize; 4],
     change: impl Fn(usize) -> [f32; 3],
 ) -> (Vec<f32>, Mask) {
-    let dot = |a: [f32; 3], b: [f32; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
     let (w, h) = (unsure.width as usize, unsure.height as usize);
     let mut alpha = vec![0f32; w * h];
     let mut raw = Mask::empty(w as u32, h as u32);
