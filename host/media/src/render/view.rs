@@ -137,6 +137,10 @@ impl<'a> Synthesis<'a> {
                 let flat =
                     touches(gy, ch).all(|by| touches(gx, cw).all(|bx| !busy[by * (cw - 1) + bx]));
                 if !flat {
+                    // A coarse point was computed already.
+                    if gx % 2 == 0 && gy % 2 == 0 {
+                        return coarse[gy / 2 * cw + gx / 2];
+                    }
                     return background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1));
                 }
                 let mut sum = [0u32; 3];
