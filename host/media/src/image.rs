@@ -102,26 +102,31 @@ impl Mask {
         self.data.iter().filter(|v| **v).count()
     }
 
+    /// The box `[x0, y0, x1, y1)` around the set pixels inside the box `within`; `None` if
+    /// none is set there.
+    pub fn set_box(&self, [wx0, wy0, wx1, wy1]: [usize; 4]) -> Option<[usize; 4]> {
+        let w = self.width as usize;
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        for y in wy0..wy1 {
+            let row = &self.data[y * w + wx0..y * w + wx1];
+            // Counting is branch-free (vectorised); most rows of a venue mask are empty.
+            if row.iter().filter(|v| **v).count() == 0 {
+                continue;
+            }
+            let first = row.iter().position(|v| *v).unwrap_or(0);
+            let last = row.iter().rposition(|v| *v).unwrap_or(first);
+            (x0, x1) = (x0.min(wx0 + first), x1.max(wx0 + last + 1));
+            (y0, y1) = (y0.min(y), y + 1);
+        }
+        (x0 < x1).then_some([x0, y0, x1, y1])
+    }
+
     /// A summed-area table over the box around the set pixels (outside it nothing is set):
     /// entry `(x, y)` counts the set pixels of the box above and left of `(x, y)`, so any
     /// rectangle is counted in four reads.
     pub fn integral(&self) -> Integral {
         let (w, h) = (self.width as usize, self.height as usize);
-        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
-        for (y, row) in self.data.chunks_exact(w.max(1)).take(h).enumerate() {
-            // Counting is branch-free (vectorised); most rows of a venue mask are empty.
-            if row.iter().filter(|v| **v).count() == 0 {
-                continue;
-            }
-            if let Some(first) = row.iter().position(|v| *v) {
-                let last = row.iter().rposition(|v| *v).unwrap_or(first);
-                (x0, x1) = (x0.min(first), x1.max(last + 1));
-                (y0, y1) = (y0.min(y), y + 1);
-            }
-        }
-        if x0 >= x1 {
-            (x0, y0, x1, y1) = (0, 0, 0, 0);
-        }
+        let [x0, y0, x1, y1] = self.set_box([0, 0, w, h]).unwrap_or([0; 4]);
         let (rw, rh) = (x1 - x0, y1 - y0);
         let mut sums = vec![0u32; (rw + 1) * (rh + 1)];
         for y in 0..rh {

@@ -1192,19 +1192,9 @@ fn in_box(
     f: impl FnOnce(&Mask) -> Mask,
 ) -> Option<[usize; 4]> {
     let (w, h) = (mask.width as usize, mask.height as usize);
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    let [wx0, wy0, wx1, wy1] = within;
-    for y in wy0..wy1 {
-        let row = &mask.data[y * w + wx0..y * w + wx1];
-        if let (Some(a), Some(b)) = (row.iter().position(|v| *v), row.iter().rposition(|v| *v)) {
-            (x0, y0, x1, y1) = (x0.min(wx0 + a), y0.min(y), x1.max(wx0 + b), y1.max(y));
-        }
-    }
-    if x0 == usize::MAX {
-        return None;
-    }
+    let [x0, y0, x1, y1] = mask.set_box(within)?;
     let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin + 1).min(w), (y1 + margin + 1).min(h));
+    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
     let (cw, ch) = (x1 - x0, y1 - y0);
     let mut crop = Mask::empty(cw as u32, ch as u32);
     for y in 0..ch {
