@@ -1,7 +1,7 @@
 """OpenCV's MOG2 background subtractor on a piste clip: the baseline of the matting benchmark.
 
 Usage: mog2.py CLIP_DIR
-Reads every camera's frames (PNG decoding included in the time, as in `piste replay run`),
+Reads every camera's frames (PNG or PPM, reading included in the time, as in `piste replay run`),
 runs one MOG2 per camera over the lead-in and the action, and scores the masks of the
 frames after the lead-in against the clip's true masks. Prints one JSON line.
 """
@@ -23,9 +23,10 @@ def main(clip):
     count = 0
     for cam in meta["cameras"]:
         name = cam["name"]
+        ext = "ppm" if os.path.exists(os.path.join(clip, "frames", name, "000000.ppm")) else "png"
         mog = cv2.createBackgroundSubtractorMOG2(history=max(lead_in, 10), varThreshold=16, detectShadows=True)
         for i in range(frames):
-            image = cv2.imread(os.path.join(clip, "frames", name, f"{i:06d}.png"))
+            image = cv2.imread(os.path.join(clip, "frames", name, f"{i:06d}.{ext}"))
             fg = mog.apply(image, learningRate=-1 if i < lead_in else 0.001)
             count += 1
             if i < lead_in:

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::replay::images::{progress_bar, write_png};
+use crate::replay::images::{FrameFormat, progress_bar};
 use crate::replay::run::{ClipCamera, ClipMeta};
 
 /// Capture commands.
@@ -39,6 +39,9 @@ pub enum CaptureCommand {
         /// Frames at the start of the clip before the moment (the background is learned from them).
         #[arg(long, default_value_t = 10)]
         lead_in: usize,
+        /// How frames are stored: png (half the disk) or ppm (read back without decoding).
+        #[arg(long, value_enum, default_value = "png")]
+        frame_format: FrameFormat,
     },
     /// Live status of every camera: rate, drops, lateness, drift, buffer fill.
     Watch {
@@ -343,6 +346,7 @@ pub fn run(cmd: CaptureCommand) -> Result<()> {
             seconds,
             out,
             lead_in,
+            frame_format,
         } => {
             let loaded = load(&venue)?;
             let fps = loaded.config.fps;
@@ -380,12 +384,13 @@ pub fn run(cmd: CaptureCommand) -> Result<()> {
             // A frame's time is its slot's start; keep the cut clear of the next slot.
             let clip = rig.cut(from, from + Duration::from_secs_f64(seconds) - period / 2)?;
             rig.stop();
-            write_clip(&out, &clip, &ids, &loaded.calibrations, fps, lead_in)
+            let calibrations = &loaded.calibrations;
+            write_clip(&out, &clip, &ids, calibrations, fps, lead_in, frame_format)
         }
     }
 }
 
-/// Writes a cut as a clip directory: every kept camera's frames as PNG, holding a camera's
+/// Writes a cut as a clip directory: every kept camera's frames, holding a camera's
 /// previous frame where a set lacks one, and its calibration.
 fn write_clip(
     out: &Path,
@@ -394,6 +399,7 @@ fn write_clip(
     calibrations: &[String],
     fps: f64,
     lead_in: usize,
+    format: FrameFormat,
 ) -> Result<()> {
     let kept: Vec<usize> = (0..ids.len())
         .filter(|&c| !clip.down.contains(&ids[c]))
@@ -436,7 +442,8 @@ fn write_clip(
                     last.clone().expect("the first set has every camera")
                 }
             };
-            write_png(&out.join(format!("frames/{id}/{i:06}.png")), &frame)?;
+            let name = format!("frames/{id}/{i:06}.{}", format.extension());
+            format.write(&out.join(name), &frame)?;
             bar.inc(1);
         }
     }

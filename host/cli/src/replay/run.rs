@@ -7,7 +7,8 @@
 //! clip.json                 fps, frames, lead_in, cameras [{name, calibration}], optional
 //!                           bounds {min, max}, ground_z, start_unix_ms, moment (context)
 //! calibration/NAME.yml      OpenCV FileStorage calibration of each camera
-//! frames/NAME/000000.png    every frame of every camera
+//! frames/NAME/000000.png    every frame of every camera, PNG or binary PPM (`.ppm`: the
+//!                           pixels as they are, read with a copy instead of inflating)
 //! truth/                    optional ground truth (the simulator's): masks/NAME/000000.png,
 //!                           occupancy/000000.bin (128³ bits over `bounds`), truth.json
 //! ```
@@ -30,7 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::images::{progress_bar, read_png, write_mask, write_png};
+use super::images::{FrameFormat, progress_bar, read_png, write_mask, write_png};
 use super::sim::TRUTH_RESOLUTION;
 
 /// Arguments of `piste replay run`.
@@ -118,6 +119,8 @@ pub struct Clip {
     dir: PathBuf,
     meta: ClipMeta,
     cameras: Vec<Camera>,
+    /// How each camera's frames are stored.
+    formats: Vec<FrameFormat>,
     truth: Option<serde_json::Value>,
 }
 
@@ -151,6 +154,7 @@ impl Clip {
             );
         }
         let mut cameras = Vec::with_capacity(meta.cameras.len());
+        let mut formats = Vec::with_capacity(meta.cameras.len());
         for camera in &meta.cameras {
             let path = dir.join(&camera.calibration);
             let text = std::fs::read_to_string(&path)
@@ -158,13 +162,25 @@ impl Clip {
             let mut parsed = calib::opencv::parse(&path.display().to_string(), &text)?;
             parsed.name = camera.name.clone();
             let frames_dir = dir.join("frames").join(&camera.name);
-            let count = std::fs::read_dir(&frames_dir)
+            let mut counts = [0usize; FrameFormat::ALL.len()];
+            for entry in std::fs::read_dir(&frames_dir)
                 .with_context(|| format!("cannot read {}", frames_dir.display()))?
-                .filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "png"))
-                })
-                .count();
+            {
+                let path = entry?.path();
+                let extension = path.extension().and_then(|x| x.to_str());
+                if let Some(k) = FrameFormat::ALL
+                    .iter()
+                    .position(|f| Some(f.extension()) == extension)
+                {
+                    counts[k] += 1;
+                }
+            }
+            // The format the camera's frames are in: the one with the most files.
+            let (k, count) = counts
+                .into_iter()
+                .enumerate()
+                .max_by_key(|(_, count)| *count)
+                .expect("formats");
             if count != meta.frames {
                 bail!(
                     "{}: {} frames, but clip.json says {}",
@@ -174,6 +190,7 @@ impl Clip {
                 );
             }
             cameras.push(parsed);
+            formats.push(FrameFormat::ALL[k]);
         }
         let truth_path = dir.join("truth/truth.json");
         let truth = match std::fs::read_to_string(&truth_path) {
@@ -187,17 +204,19 @@ impl Clip {
             dir: dir.to_path_buf(),
             meta,
             cameras,
+            formats,
             truth,
         })
     }
 
     fn frame(&self, camera: usize, index: usize) -> Result<RgbImage> {
+        let format = self.formats[camera];
         let path = self
             .dir
             .join("frames")
             .join(&self.meta.cameras[camera].name)
-            .join(format!("{index:06}.png"));
-        let image = read_png(&path)?;
+            .join(format!("{index:06}.{}", format.extension()));
+        let image = format.read(&path)?;
         let cam = &self.cameras[camera];
         if (image.width, image.height) != (cam.width, cam.height) {
             bail!(

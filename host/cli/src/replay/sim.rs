@@ -10,7 +10,7 @@ use piste_media::sim::{Hazards, Scene, Sim, SimConfig};
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::images::{progress_bar, write_mask, write_png};
+use super::images::{FrameFormat, progress_bar, write_mask};
 use super::run::{BoundsJson, ClipCamera, ClipMeta};
 
 /// Arguments of `piste replay sim`.
@@ -43,6 +43,9 @@ pub struct SimArgs {
     /// Dress the athlete in white.
     #[arg(long)]
     white_suit: bool,
+    /// How frames are stored: png (half the disk) or ppm (read back without decoding).
+    #[arg(long, value_enum, default_value = "png")]
+    frame_format: FrameFormat,
     /// Where to write the clip.
     #[arg(long)]
     out: PathBuf,
@@ -109,8 +112,11 @@ pub fn run(args: &SimArgs) -> Result<()> {
             .try_for_each(|c| -> Result<()> {
                 let frame = sim.frame(c, i);
                 let name = &cameras[c].name;
-                write_png(
-                    &args.out.join(format!("frames/{name}/{i:06}.png")),
+                args.frame_format.write(
+                    &args.out.join(format!(
+                        "frames/{name}/{i:06}.{}",
+                        args.frame_format.extension()
+                    )),
                     &frame.image,
                 )?;
                 write_mask(

@@ -201,6 +201,11 @@ fn the_khronos_validator_accepts_the_glb() {
 
 /// A small simulated figure-skating clip, written by `piste replay sim`.
 fn small_clip(dir: &Path) {
+    small_clip_as(dir, "png");
+}
+
+/// [`small_clip`] with its frames stored as `format` (png or ppm).
+fn small_clip_as(dir: &Path, format: &str) {
     let (ok, _, stderr) = piste(&[
         "replay",
         "sim",
@@ -214,10 +219,51 @@ fn small_clip(dir: &Path) {
         "270",
         "--seconds",
         "1.2",
+        "--frame-format",
+        format,
         "--out",
         dir.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
+}
+
+#[test]
+fn a_clip_of_ppm_frames_holds_the_pixels_of_its_png_twin_and_a_cut_frame_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (png, ppm) = (tmp.path().join("png"), tmp.path().join("ppm"));
+    small_clip_as(&png, "png");
+    small_clip_as(&ppm, "ppm");
+    for name in ["cam00/000000", "cam05/000020"] {
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(png.join(format!("frames/{name}.png"))).unwrap(),
+        ));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        reader.next_frame(&mut pixels).unwrap();
+        let raw = std::fs::read(ppm.join(format!("frames/{name}.ppm"))).unwrap();
+        let header = b"P6\n480 270\n255\n";
+        assert_eq!(&raw[..header.len()], header, "{name}");
+        assert!(raw[header.len()..] == pixels[..], "{name}: pixels differ");
+    }
+
+    // A frame cut short (a disk that filled up) is refused, by name, before any output.
+    let cut = ppm.join("frames/cam04/000003.ppm");
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
+    let out = tmp.path().join("out");
+    let (ok, _, stderr) = piste(&[
+        "replay",
+        "run",
+        ppm.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("cam04/000003.ppm") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert!(!out.join("moment.json").exists());
 }
 
 #[test]
