@@ -320,8 +320,10 @@ impl Background {
         let rows: Vec<(Vec<[f32; 3]>, Vec<f32>)> = (0..h)
             .into_par_iter()
             .map(|y| {
-                let mut sum = vec![[0f32; 3]; w];
+                // Channel by channel along the row: `sample` holds one frame's resampled row.
+                let mut sum = vec![0f32; 3 * w];
                 let mut square = vec![0f32; w];
+                let mut sample = vec![0f32; 3 * w];
                 for (frame, motion) in frames.iter().zip(motions) {
                     let offset = Offset::new(motion.shift);
                     // The four bilinear weights, with the exposure evened out.
@@ -339,21 +341,53 @@ impl Background {
                     };
                     let y0 = y as i64 + offset.whole.1;
                     let (above, below) = (row(y0), row(y0 + 1));
-                    for (x, (sum, square)) in sum.iter_mut().zip(&mut square).enumerate() {
-                        let x0 = x as i64 + offset.whole.0;
+                    let mix = |a: u8, b: u8, c: u8, d: u8| {
+                        f32::from(a) * k[0]
+                            + f32::from(b) * k[1]
+                            + f32::from(c) * k[2]
+                            + f32::from(d) * k[3]
+                    };
+                    // Columns whose taps x0 and x0 + 1 both lie in the row read straight
+                    // along it; the few beside its ends are clamped.
+                    let dx = offset.whole.0;
+                    let lo = (-dx).clamp(0, w as i64) as usize;
+                    let hi = (w as i64 - 1 - dx).clamp(lo as i64, w as i64) as usize;
+                    if hi > lo {
+                        let start = (lo as i64 + dx) as usize * 3;
+                        let len = (hi - lo) * 3;
+                        let (left, right) = (start..start + len, start + 3..start + 3 + len);
+                        for ((((v, a), b), c), d) in sample[lo * 3..hi * 3]
+                            .iter_mut()
+                            .zip(&above[left.clone()])
+                            .zip(&above[right.clone()])
+                            .zip(&below[left])
+                            .zip(&below[right])
+                        {
+                            *v = mix(*a, *b, *c, *d);
+                        }
+                    }
+                    for x in (0..lo).chain(hi..w) {
+                        let x0 = x as i64 + dx;
                         let xa = x0.clamp(0, w as i64 - 1) as usize * 3;
                         let xb = (x0 + 1).clamp(0, w as i64 - 1) as usize * 3;
                         for c in 0..3 {
-                            let v = f32::from(above[xa + c]) * k[0]
-                                + f32::from(above[xb + c]) * k[1]
-                                + f32::from(below[xa + c]) * k[2]
-                                + f32::from(below[xb + c]) * k[3];
-                            sum[c] += v;
+                            sample[x * 3 + c] =
+                                mix(above[xa + c], above[xb + c], below[xa + c], below[xb + c]);
+                        }
+                    }
+                    for (s, v) in sum.iter_mut().zip(&sample) {
+                        *s += v;
+                    }
+                    for (square, v) in square.iter_mut().zip(sample.chunks_exact(3)) {
+                        for v in v {
                             *square += v * v;
                         }
                     }
                 }
-                let mean: Vec<[f32; 3]> = sum.iter().map(|s| s.map(|v| v / n)).collect();
+                let mean: Vec<[f32; 3]> = sum
+                    .chunks_exact(3)
+                    .map(|s| [s[0] / n, s[1] / n, s[2] / n])
+                    .collect();
                 let variance = mean
                     .iter()
                     .zip(&square)
