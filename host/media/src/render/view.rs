@@ -65,7 +65,7 @@ impl<'a> Synthesis<'a> {
             .fold(0.0, f64::max);
         let surface = hull.surface();
         let sources = sources
-            .into_iter()
+            .into_par_iter()
             .map(|source| Prepared {
                 depth: hull.render_depth_of(&surface, source.camera),
                 projector: source.camera.projector(),
