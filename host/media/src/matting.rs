@@ -190,6 +190,8 @@ pub struct Background {
     pooled: Vec<[f32; 3]>,
     pooled_sigma: Vec<f32>,
     luma: Vec<f32>,
+    /// Where registration samples the frame ([`textured`]).
+    textured: Vec<(u32, u32)>,
 }
 
 /// How much better than no shift a whole shift must align a frame to be taken: within this
@@ -283,22 +285,26 @@ impl Background {
             }
         }
         if frames.len() == 1 {
-            return Ok(Background::average(frames, &[Motion::STILL]));
+            return Ok(Background::average(
+                frames,
+                &[Motion::STILL],
+                config.max_shift,
+            ));
         }
-        let rough = Background::brightness(frames);
+        let rough = Background::brightness(frames, config.max_shift);
         let motions: Vec<Motion> = frames
             .iter()
             .map(|f| rough.motion(f, config.max_shift))
             .collect();
-        Ok(Background::average(frames, &motions))
+        Ok(Background::average(frames, &motions, config.max_shift))
     }
 
     /// The mean brightness of frames as they are: all that [`Background::motion`] reads, for
     /// registering the lead-in frames before their colours are averaged.
-    fn brightness(frames: &[&RgbImage]) -> Background {
+    fn brightness(frames: &[&RgbImage], max_shift: i32) -> Background {
         let (w, h) = (frames[0].width, frames[0].height);
         let n = frames.len() as f32;
-        let luma = (0..w as usize * h as usize)
+        let luma: Vec<f32> = (0..w as usize * h as usize)
             .into_par_iter()
             .map(|i| frames.iter().map(|f| frame_luma(f, i)).sum::<f32>() / n)
             .collect();
@@ -309,12 +315,13 @@ impl Background {
             sigma: Vec::new(),
             pooled: Vec::new(),
             pooled_sigma: Vec::new(),
+            textured: textured(&luma, w as usize, h as usize, max_shift),
             luma,
         }
     }
 
     /// The mean and deviation of frames, each sampled where its motion puts the background.
-    fn average(frames: &[&RgbImage], motions: &[Motion]) -> Background {
+    fn average(frames: &[&RgbImage], motions: &[Motion], max_shift: i32) -> Background {
         let (w, h) = (frames[0].width as usize, frames[0].height as usize);
         let n = frames.len() as f32;
         let rows: Vec<(Vec<[f32; 3]>, Vec<f32>)> = (0..h)
@@ -435,6 +442,7 @@ impl Background {
             sigma,
             pooled,
             pooled_sigma,
+            textured: textured(&luma, w, h, max_shift),
             luma,
         }
     }
@@ -760,7 +768,7 @@ impl Background {
             &self.luma,
             (w, h),
             |(x, y)| frame_luma(frame, y * w + x) * scale,
-            6,
+            &self.textured,
             start,
             4,
         );
@@ -1243,15 +1251,15 @@ fn in_box(
     Some([x0, y0, x1, y1])
 }
 
-/// Lucas–Kanade: the shift `d` that makes `frame(p) ≈ back(p − d)` over a grid of every
-/// `step`-th pixel, from `start`, in at most `iterations` Gauss–Newton steps on `back`'s
-/// gradients. Pixels that differ by more than [`ALIGN_OUTLIER`] (the athlete, glare) are
-/// left out of a step; a little damping keeps a textureless axis where it was.
+/// Lucas–Kanade: the shift `d` that makes `frame(p) ≈ back(p − d)` over the pixels `points`,
+/// from `start`, in at most `iterations` Gauss–Newton steps on `back`'s gradients. Pixels
+/// that differ by more than [`ALIGN_OUTLIER`] (the athlete, glare) are left out of a step; a
+/// little damping keeps a textureless axis where it was.
 fn lucas_kanade(
     back: &[f32],
     (w, h): (usize, usize),
     frame: impl Fn((usize, usize)) -> f32,
-    step: usize,
+    points: &[(u32, u32)],
     start: (f32, f32),
     iterations: usize,
 ) -> (f32, f32) {
@@ -1262,9 +1270,10 @@ fn lucas_kanade(
     }
     let b = |x: usize, y: usize| back[y * w + x];
     // The frame's samples, read once for every iteration.
-    let samples: Vec<(usize, usize, f32)> = (margin..h - margin)
-        .step_by(step)
-        .flat_map(|y| (margin..w - margin).step_by(step).map(move |x| (x, y)))
+    let samples: Vec<(usize, usize, f32)> = points
+        .iter()
+        .map(|&(x, y)| (x as usize, y as usize))
+        .filter(|&(x, y)| (margin..w - margin).contains(&x) && (margin..h - margin).contains(&y))
         .map(|(x, y)| (x, y, frame((x, y))))
         .collect();
     for _ in 0..iterations {
@@ -1312,6 +1321,45 @@ fn lucas_kanade(
         }
     }
     d
+}
+
+/// Spacing of the grid of pixels that registration's Lucas–Kanade steps may sample.
+const LK_STEP: usize = 6;
+
+/// The least range of background brightness (8-bit luma) around a grid pixel for it to say
+/// anything about a shift: over flat snow or ice the gradient is the noise's.
+const FLAT_RANGE: f32 = 6.0;
+
+/// The pixels of a grid of every [`LK_STEP`]-th pixel where the background's brightness
+/// varies within the reach of a shift of `max_shift` (and a pixel more): the only ones whose
+/// gradient, wherever the shift puts it, tells registration anything. On a venue's snow and
+/// ice that is a small part of the grid (boards, lines, gates, the stands).
+fn textured(luma: &[f32], w: usize, h: usize, max_shift: i32) -> Vec<(u32, u32)> {
+    let reach = max_shift.max(0) as usize + 2;
+    (0..h)
+        .into_par_iter()
+        .step_by(LK_STEP)
+        .flat_map_iter(|y| {
+            // Per column, the least and the greatest brightness of the rows within reach.
+            let (mut least, mut most) = (vec![f32::INFINITY; w], vec![f32::NEG_INFINITY; w]);
+            for yy in y.saturating_sub(reach)..(y + reach + 1).min(h) {
+                let row = &luma[yy * w..(yy + 1) * w];
+                for ((lo, hi), v) in least.iter_mut().zip(&mut most).zip(row) {
+                    (*lo, *hi) = (lo.min(*v), hi.max(*v));
+                }
+            }
+            (0..w).step_by(LK_STEP).filter_map(move |x| {
+                let columns = x.saturating_sub(reach)..(x + reach + 1).min(w);
+                let lo = least[columns.clone()]
+                    .iter()
+                    .fold(f32::INFINITY, |a, v| a.min(*v));
+                let hi = most[columns]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |a, v| a.max(*v));
+                (hi - lo >= FLAT_RANGE).then_some((x as u32, y as u32))
+            })
+        })
+        .collect()
 }
 
 /// A pixel's difference from the background, in 8-bit luma, past which registration leaves
