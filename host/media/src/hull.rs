@@ -383,45 +383,66 @@ impl Hull {
     /// (a z-buffer of the voxels' projected footprints; a voxel far smaller than a pixel marks the
     /// pixel its centre falls in).
     pub fn render_depth(&self, camera: &Camera) -> DepthMap {
-        self.render_depth_of(&self.surface(), camera)
+        self.render_depth_of(&self.surface(), camera, Faces::All)
     }
 
-    /// The occupied voxels with an empty face-neighbour (indices `x + n (y + n z)`): all
-    /// that any camera can see.
-    pub fn surface(&self) -> Vec<u32> {
+    /// The occupied voxels with an empty face-neighbour: all that any camera can see.
+    pub fn surface(&self) -> Surface {
         let n = i64::from(self.resolution);
-        (0..n)
+        let (voxels, open) = (0..n)
             .into_par_iter()
             .flat_map_iter(|z| {
                 (0..n).flat_map(move |y| {
                     (0..n).filter_map(move |x| {
-                        (self.get(x, y, z) && !self.is_interior(x, y, z))
-                            .then_some((x + n * (y + n * z)) as u32)
+                        if !self.get(x, y, z) {
+                            return None;
+                        }
+                        let open = [
+                            (x - 1, y, z),
+                            (x + 1, y, z),
+                            (x, y - 1, z),
+                            (x, y + 1, z),
+                            (x, y, z - 1),
+                            (x, y, z + 1),
+                        ]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (x, y, z))| !self.get(*x, *y, *z))
+                        .fold(0u8, |bits, (face, _)| bits | 1 << face);
+                        (open != 0).then_some(((x + n * (y + n * z)) as u32, open))
                     })
                 })
             })
-            .collect()
+            .unzip();
+        Surface { voxels, open }
     }
 
     /// [`Hull::render_depth`] from the hull's [`Hull::surface`], computed once for many
-    /// cameras.
-    pub fn render_depth_of(&self, surface: &[u32], camera: &Camera) -> DepthMap {
+    /// cameras; with [`Faces::Front`], only the voxels with an open face toward the camera.
+    pub fn render_depth_of(&self, surface: &Surface, camera: &Camera, faces: Faces) -> DepthMap {
         let n = self.resolution as usize;
         let voxel = self.voxel_size();
         let projector = camera.projector();
         let diagonal = voxel.length();
         let focal = camera.k.x_axis.x.abs().max(camera.k.y_axis.y.abs());
         let width = camera.width as usize;
+        let (eye, half) = (camera.center(), voxel * 0.5);
         // Per voxel drawn: the pixel (row-major index), the depth, the voxel.
         let slabs: Vec<Vec<(u32, f32, u32)>> = surface
+            .voxels
             .par_chunks(4096)
-            .map(|chunk| {
+            .zip(surface.open.par_chunks(4096))
+            .map(|(chunk, open)| {
                 let mut hits = Vec::with_capacity(chunk.len());
-                for &index in chunk {
+                for (&index, &open) in chunk.iter().zip(open) {
                     let i = index as usize;
                     let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
                     let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
                     let centre = lo + voxel * 0.5;
+                    if faces == Faces::Front && open & facing(eye - centre, half) == 0 {
+                        // Every open face turns away: the voxels in front of it hide it.
+                        continue;
+                    }
                     let depth = projector.depth(centre);
                     if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
                         // Far smaller than a pixel: it covers the pixel its centre falls in.
@@ -536,15 +557,36 @@ impl Hull {
             + self.voxel_size()
                 * (DVec3::new((i % n) as f64, ((i / n) % n) as f64, (i / (n * n)) as f64) + 0.5)
     }
+}
 
-    fn is_interior(&self, x: i64, y: i64, z: i64) -> bool {
-        self.get(x - 1, y, z)
-            && self.get(x + 1, y, z)
-            && self.get(x, y - 1, z)
-            && self.get(x, y + 1, z)
-            && self.get(x, y, z - 1)
-            && self.get(x, y, z + 1)
-    }
+/// A hull's surface (see [`Hull::surface`]).
+#[derive(Debug, Clone, Default)]
+pub struct Surface {
+    /// The voxels' indices `x + n (y + n z)`, in that order.
+    pub voxels: Vec<u32>,
+    /// Per voxel, its faces with no occupied neighbour: bit 0 for −x, 1 +x, 2 −y, 3 +y, 4 −z,
+    /// 5 +z.
+    pub open: Vec<u8>,
+}
+
+/// Which surface voxels a depth map draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Faces {
+    /// Every one: silhouettes, where a voxel on the rim may show only a face turned away.
+    All,
+    /// Those with an open face toward the camera: the near surface, about half the voxels.
+    Front,
+}
+
+/// The faces of a voxel (bits as in [`Surface::open`]) whose outer side holds the eye, with
+/// `to_eye` from the voxel's centre and `half` its half size: the faces it can see.
+fn facing(to_eye: DVec3, half: DVec3) -> u8 {
+    u8::from(to_eye.x < -half.x)
+        | u8::from(to_eye.x > half.x) << 1
+        | u8::from(to_eye.y < -half.y) << 2
+        | u8::from(to_eye.y > half.y) << 3
+        | u8::from(to_eye.z < -half.z) << 4
+        | u8::from(to_eye.z > half.z) << 5
 }
 
 /// A hull seen from one camera.
@@ -762,6 +804,52 @@ mod tests {
             if expected { hits += 1 } else { misses += 1 }
         }
         assert!(hits > 50 && misses > 50, "{hits} hits, {misses} misses");
+    }
+
+    #[test]
+    fn the_front_faces_alone_draw_the_same_near_surface() {
+        // A cup: a ball with a ball bitten out of one side, so some near voxels face away.
+        let n = 64usize;
+        let at = |i: usize| (i as f64 + 0.5) / n as f64;
+        let mut occupied = vec![false; n * n * n];
+        for (i, v) in occupied.iter_mut().enumerate() {
+            let p = DVec3::new(at(i % n), at(i / n % n), at(i / (n * n)));
+            let bite = DVec3::new(0.5, 0.75, 0.6);
+            *v = p.distance(DVec3::splat(0.5)) < 0.4 && p.distance(bite) > 0.25;
+        }
+        let hull = Hull {
+            bounds: Bounds {
+                min: DVec3::ZERO,
+                max: DVec3::ONE,
+            },
+            resolution: n as u32,
+            occupied,
+        };
+        let surface = hull.surface();
+        let diagonal = hull.voxel_size().length() as f32;
+        for (eye, focal) in [
+            (DVec3::new(0.5, 3.0, 0.9), 300.0),
+            (DVec3::new(-2.0, -1.0, 0.4), 120.0),
+            (DVec3::new(2.5, 2.0, 2.5), 60.0),
+        ] {
+            let k = glam::DMat3::from_cols(
+                DVec3::new(focal, 0.0, 0.0),
+                DVec3::new(0.0, focal, 0.0),
+                DVec3::new(160.0, 120.0, 1.0),
+            );
+            let camera = Camera::look_at("eye", eye, DVec3::splat(0.5), DVec3::Z, k, 320, 240);
+            let all = hull.render_depth_of(&surface, &camera, Faces::All);
+            let front = hull.render_depth_of(&surface, &camera, Faces::Front);
+            let mut covered = 0;
+            for (i, (a, f)) in all.depth.iter().zip(&front.depth).enumerate() {
+                assert_eq!(a.is_finite(), f.is_finite(), "{eye} pixel {i}");
+                if a.is_finite() {
+                    covered += 1;
+                    assert!((a - f).abs() <= diagonal, "{eye} pixel {i}: {a} {f}");
+                }
+            }
+            assert!(covered > 150, "{eye}: {covered} pixels");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use glam::{DVec2, DVec3};
 use rayon::prelude::*;
 
 use crate::camera::{Camera, Projector};
-use crate::hull::{DepthMap, Hull};
+use crate::hull::{DepthMap, Faces, Hull, Surface};
 use crate::image::{Mask, RgbImage};
 
 /// One real camera's view of the moment.
@@ -25,7 +25,7 @@ pub struct Source<'a> {
 pub struct Synthesis<'a> {
     hull: &'a Hull,
     /// The hull's surface voxels, found once for every view.
-    surface: Vec<u32>,
+    surface: Surface,
     sources: Vec<Prepared<'a>>,
     /// How far behind the visible surface a point may lie and still count as seen.
     tolerance: f32,
@@ -67,7 +67,7 @@ impl<'a> Synthesis<'a> {
         let sources = sources
             .into_par_iter()
             .map(|source| Prepared {
-                depth: hull.render_depth_of(&surface, source.camera),
+                depth: hull.render_depth_of(&surface, source.camera, Faces::Front),
                 projector: source.camera.projector(),
                 centre: source.camera.center(),
                 source,
@@ -88,7 +88,9 @@ impl<'a> Synthesis<'a> {
     /// every other pixel of every other row, or every fourth where it is flat, and
     /// interpolated between (the athlete is rendered at every pixel).
     pub fn render(&self, target: &Camera, ground_z: Option<f64>) -> RgbImage {
-        let depth = self.hull.render_depth_of(&self.surface, target);
+        let depth = self
+            .hull
+            .render_depth_of(&self.surface, target, Faces::Front);
         let (w, h) = (target.width as usize, target.height as usize);
         let origin = target.center();
         let rays = target.rays();
