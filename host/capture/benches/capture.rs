@@ -272,14 +272,14 @@ fn main() {
         "-c:v",
         "libx264",
         "-preset",
-        "veryfast",
+        "superfast",
         "-tune",
         "zerolatency",
         "-pix_fmt",
         "yuv420p",
         dir.path().join("ff.mp4").to_str().unwrap(),
     ]);
-    println!("encode a 72-frame 1280x720 orbit to H.264 MP4 (x264 veryfast both):");
+    println!("encode a 72-frame 1280x720 orbit to H.264 MP4 (x264 superfast both):");
     println!(
         "  piste (GStreamer)             {:>6.0} ms (target <= 1000 ms)",
         t_enc.as_secs_f64() * 1000.0
