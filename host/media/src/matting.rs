@@ -98,19 +98,23 @@ impl Matte {
     /// part ([`EDGE`]): what the athlete may cover, for carving. (A voxel stays only where
     /// every view agrees, so carving errs on the side of the athlete.)
     pub fn permissive(&self) -> Mask {
-        Mask {
-            width: self.mask.width,
-            height: self.mask.height,
-            data: self
-                .mask
-                .data
-                .iter()
-                .zip(&self.unsure.data)
-                .zip(&self.alpha)
+        let mut out = Mask::empty(self.mask.width, self.mask.height);
+        // Outside the box matting tested, nothing is set.
+        let w = self.mask.width as usize;
+        let [x0, y0, x1, y1] = self.within;
+        for y in y0..y1 {
+            let row = y * w + x0..y * w + x1;
+            for (((o, m), u), a) in out.data[row.clone()]
+                .iter_mut()
+                .zip(&self.mask.data[row.clone()])
+                .zip(&self.unsure.data[row.clone()])
+                .zip(&self.alpha[row])
+            {
                 // Without short-circuits, so the loop vectorises.
-                .map(|((m, u), a)| *m | *u | (*a >= EDGE))
-                .collect(),
+                *o = *m | *u | (*a >= EDGE);
+            }
         }
+        out
     }
 
     /// Settles the unsure pixels with the other views: those whose ray meets the hull carved
