@@ -167,11 +167,13 @@ impl<'a> Synthesis<'a> {
                 .zip(&grid[(gy + 1) * gw..(gy + 2) * gw])
                 .map(|(a, b)| [0, 1, 2].map(|k| u32::from(a[k]) * (G - fy) + u32::from(b[k]) * fy))
                 .collect();
-            for (x, out) in row.chunks_exact_mut(3).enumerate() {
-                let (gx, fx) = (x / GRID, (x % GRID) as u32);
-                let (a, b) = (line[gx], line[gx + 1]);
-                for k in 0..3 {
-                    out[k] = ((a[k] * (G - fx) + b[k] * fx + G * G / 2) / (G * G)) as u8;
+            // GRID pixels per pair of grid columns (the last group may be short).
+            for (pixels, pair) in row.chunks_mut(3 * GRID).zip(line.windows(2)) {
+                let (a, b) = (pair[0], pair[1]);
+                for (fx, out) in (0..G).zip(pixels.chunks_exact_mut(3)) {
+                    for k in 0..3 {
+                        out[k] = ((a[k] * (G - fx) + b[k] * fx + G * G / 2) / (G * G)) as u8;
+                    }
                 }
             }
             // The athlete, at every pixel.
