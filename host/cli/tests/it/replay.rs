@@ -229,6 +229,7 @@ fn small_clip_as(dir: &Path, format: &str) {
 
 #[test]
 fn a_clip_of_ppm_frames_holds_the_pixels_of_its_png_twin_and_a_cut_frame_is_named() {
+    let _turn = crate::heavy();
     let tmp = tempfile::tempdir().unwrap();
     let (png, ppm) = (tmp.path().join("png"), tmp.path().join("ppm"));
     small_clip_as(&png, "png");
