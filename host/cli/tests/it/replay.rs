@@ -199,6 +199,17 @@ fn the_khronos_validator_accepts_the_glb() {
     assert!(broken["errors"].as_u64().unwrap() > 0, "{broken}");
 }
 
+/// `piste replay run CLIP --out OUT` with the default options.
+fn replay_run(clip: &Path, out: &Path) -> (bool, String, String) {
+    piste(&[
+        "replay",
+        "run",
+        clip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// A small simulated figure-skating clip, written by `piste replay sim`.
 fn small_clip(dir: &Path) {
     small_clip_as(dir, "png");
@@ -252,13 +263,7 @@ fn a_clip_of_ppm_frames_holds_the_pixels_of_its_png_twin_and_a_cut_frame_is_name
     let bytes = std::fs::read(&cut).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
     let out = tmp.path().join("out");
-    let (ok, _, stderr) = piste(&[
-        "replay",
-        "run",
-        ppm.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = replay_run(&ppm, &out);
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("cam04/000003.ppm") && stderr.contains("truncated"),
@@ -374,24 +379,12 @@ fn a_clip_without_lead_in_or_with_missing_frames_is_refused() {
     value["lead_in"] = 0.into();
     std::fs::write(&meta_path, value.to_string()).unwrap();
     let out = tmp.path().join("out");
-    let (ok, _, stderr) = piste(&[
-        "replay",
-        "run",
-        clip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = replay_run(&clip, &out);
     assert!(!ok && stderr.contains("no lead-in"), "{stderr}");
 
     std::fs::write(&meta_path, &meta).unwrap();
     std::fs::remove_file(clip.join("frames/cam03/000007.png")).unwrap();
-    let (ok, _, stderr) = piste(&[
-        "replay",
-        "run",
-        clip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = replay_run(&clip, &out);
     assert!(
         !ok && stderr.contains("cam03") && stderr.contains("frames"),
         "{stderr}"
@@ -402,13 +395,7 @@ fn a_clip_without_lead_in_or_with_missing_frames_is_refused() {
         "%YAML:1.0\n---\ncamera_matrix: !!opencv-matrix\n   rows: 3\n",
     )
     .unwrap();
-    let (ok, _, stderr) = piste(&[
-        "replay",
-        "run",
-        clip.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, _, stderr) = replay_run(&clip, &out);
     assert!(!ok && stderr.contains("cam02.yml"), "{stderr}");
 }
 
