@@ -1,9 +1,11 @@
-//! YUV 4:2:0 as decoders give it (I420, NV12) to RGB, through `yuvutils-rs` (SIMD chosen
-//! at run time), so each cut's frames are converted on its own decoding thread rather than
-//! in `videoconvert` (about 0.2 ms a 1280x720 frame here against about 5 ms).
+//! YUV 4:2:0 as decoders give it (I420, NV12) to RGB, and RGB to I420 for the encoder,
+//! through `yuvutils-rs` (SIMD chosen at run time), so each cut's frames are converted on its
+//! own decoding thread rather than in `videoconvert` (about 0.2 ms a 1280x720 frame here
+//! against about 5 ms).
 
 use yuvutils_rs::{
-    YuvBiPlanarImage, YuvConversionMode, YuvPlanarImage, YuvRange, YuvStandardMatrix,
+    BufferStoreMut, YuvBiPlanarImage, YuvConversionMode, YuvPlanarImage, YuvPlanarImageMut,
+    YuvRange, YuvStandardMatrix,
 };
 
 /// A 4:2:0 picture's planes as a decoder laid them out, with their strides in bytes.
@@ -119,6 +121,37 @@ pub(crate) fn to_rgb(
     };
     done.map_err(|e| format!("converting {width}x{height} 4:2:0 to RGB: {e}"))?;
     Ok(rgb)
+}
+
+/// Converts packed RGB to I420 (BT.709, limited range) into the three planes `planes`, rows
+/// `strides` bytes apart.
+pub(crate) fn to_i420(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    planes: [&mut [u8]; 3],
+    strides: [usize; 3],
+) -> Result<(), String> {
+    let [y, u, v] = planes;
+    let mut image = YuvPlanarImageMut {
+        y_plane: BufferStoreMut::Borrowed(y),
+        y_stride: strides[0] as u32,
+        u_plane: BufferStoreMut::Borrowed(u),
+        u_stride: strides[1] as u32,
+        v_plane: BufferStoreMut::Borrowed(v),
+        v_stride: strides[2] as u32,
+        width,
+        height,
+    };
+    yuvutils_rs::rgb_to_yuv420(
+        &mut image,
+        rgb,
+        width * 3,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt709,
+        YuvConversionMode::Balanced,
+    )
+    .map_err(|e| format!("converting {width}x{height} RGB to I420: {e}"))
 }
 
 #[cfg(test)]

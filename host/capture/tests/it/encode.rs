@@ -38,6 +38,30 @@ fn an_mp4_decodes_back_to_the_same_frames() {
 }
 
 #[test]
+fn an_mp4_with_padded_chroma_rows_decodes_back_and_an_odd_size_is_refused() {
+    // 162 wide: chroma rows of 81 bytes, padded to GStreamer's stride of 84; 90 high: an
+    // odd number (45) of chroma rows.
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<RgbImage> = (0..12).map(|i| pattern(i, 162, 90)).collect();
+    let path = dir.path().join("padded.mp4");
+    encode::mp4(&frames, 25.0, &path).unwrap();
+    let back = encode::decode_file(&path).unwrap();
+    assert_eq!(back.len(), frames.len(), "frame count");
+    for (i, (a, b)) in frames.iter().zip(&back).enumerate() {
+        assert_eq!((b.width, b.height), (162, 90));
+        let p = psnr(a, b);
+        assert!(p > 30.0, "frame {i}: {p:.1} dB");
+    }
+    // H.264 in 4:2:0 has no odd sides: a clear error, and no file.
+    let odd = dir.path().join("odd.mp4");
+    let err = encode::mp4([pattern(0, 161, 91)], 25.0, &odd)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("odd.mp4") && err.contains("161x91"), "{err}");
+    assert!(!odd.exists());
+}
+
+#[test]
 fn stills_decode_back() {
     let dir = tempfile::tempdir().unwrap();
     let frame = pattern(3, 200, 120);
