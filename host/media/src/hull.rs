@@ -117,9 +117,9 @@ fn carve_with(views: &[View<'_>], bounds: Bounds, carving: Carving, conservative
     let parts: Vec<Vec<u32>> = cells
         .par_iter()
         .map(|&(x, y, z)| {
-            let mut out = Vec::new();
-            carver.visit(x, y, z, size, 0, &mut out);
-            out
+            let mut walk = Walk::default();
+            carver.visit(x, y, z, size, 0, &mut walk);
+            walk.out
         })
         .collect();
     let mut occupied = vec![false; (n as usize).pow(3)];
@@ -207,22 +207,40 @@ struct Carver<'v, 'a> {
     conservative: bool,
 }
 
+/// One walk down the octree: the voxels kept, and the view that last carved a cell away.
+/// Neighbouring cells tend to be carved by the same view, so it is asked first; whether a
+/// cell stays does not depend on the order the views are asked in, only the time does.
+#[derive(Default)]
+struct Walk {
+    out: Vec<u32>,
+    first: usize,
+}
+
+impl Walk {
+    /// The views' indices, from the one to ask first.
+    fn order(&self, count: usize) -> impl Iterator<Item = usize> + use<> {
+        let first = self.first.min(count.saturating_sub(1));
+        (first..count).chain(0..first)
+    }
+}
+
 impl Carver<'_, '_> {
     /// Carves a cell. Bit `v` of `inside` says view `v` already saw a parent wholly inside its
     /// silhouette, so it need not look again (only the first 64 views are remembered).
-    fn visit(&self, x: u32, y: u32, z: u32, size: u32, inside: u64, out: &mut Vec<u32>) {
+    fn visit(&self, x: u32, y: u32, z: u32, size: u32, inside: u64, walk: &mut Walk) {
         let lo = self.min + self.voxel * DVec3::new(f64::from(x), f64::from(y), f64::from(z));
         let hi = lo + self.voxel * f64::from(size);
         if size == 1 && !self.conservative {
-            if self.leaf_occupied((lo + hi) * 0.5, inside) {
-                out.push(x + self.n * (y + self.n * z));
+            if self.leaf_occupied((lo + hi) * 0.5, inside, walk) {
+                walk.out.push(x + self.n * (y + self.n * z));
             }
             return;
         }
         let mut outside = 0;
         let mut all_inside = true;
         let mut inside = inside;
-        for (v, view) in self.views.iter().enumerate() {
+        for v in walk.order(self.views.len()) {
+            let view = &self.views[v];
             let bit = if v < 64 { 1u64 << v } else { 0 };
             if inside & bit != 0 {
                 continue;
@@ -232,6 +250,7 @@ impl Carver<'_, '_> {
                     outside += 1;
                     all_inside = false;
                     if outside > self.tolerance {
+                        walk.first = v;
                         return;
                     }
                 }
@@ -248,7 +267,8 @@ impl Carver<'_, '_> {
             for dz in 0..size {
                 for dy in 0..size {
                     for dx in 0..size {
-                        out.push((x + dx) + self.n * ((y + dy) + self.n * (z + dz)));
+                        walk.out
+                            .push((x + dx) + self.n * ((y + dy) + self.n * (z + dz)));
                     }
                 }
             }
@@ -258,7 +278,7 @@ impl Carver<'_, '_> {
         for dz in [0, half] {
             for dy in [0, half] {
                 for dx in [0, half] {
-                    self.visit(x + dx, y + dy, z + dz, half, inside, out);
+                    self.visit(x + dx, y + dy, z + dz, half, inside, walk);
                 }
             }
         }
@@ -278,10 +298,11 @@ impl Carver<'_, '_> {
     }
 
     /// Whether a voxel centre stays; views flagged in `inside` already hold it.
-    fn leaf_occupied(&self, center: DVec3, inside: u64) -> bool {
+    fn leaf_occupied(&self, center: DVec3, inside: u64, walk: &mut Walk) -> bool {
         let mut misses = 0;
         let mut seen = inside.count_ones();
-        for (v, view) in self.views.iter().enumerate() {
+        for v in walk.order(self.views.len()) {
+            let view = &self.views[v];
             if v < 64 && inside & (1 << v) != 0 {
                 continue;
             }
@@ -299,6 +320,7 @@ impl Carver<'_, '_> {
             {
                 misses += 1;
                 if misses > self.tolerance {
+                    walk.first = v;
                     return false;
                 }
             }
