@@ -34,12 +34,24 @@ impl Shape {
         let origin = hull.bounds.min + voxel * 0.5;
         let (mut sum, mut count) = (DVec3::ZERO, 0usize);
         let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);
-        let point = |i: usize| {
-            let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
-            origin + voxel * DVec3::new(x as f64, y as f64, z as f64)
+        // The occupied voxels' centres in index order, row by row (rows of a venue's hull
+        // are mostly empty).
+        let points = || {
+            hull.occupied
+                .chunks_exact(n)
+                .enumerate()
+                .flat_map(move |(row, cells)| {
+                    let (y, z) = (row % n, row / n);
+                    cells
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v)
+                        .map(move |(x, _)| {
+                            origin + voxel * DVec3::new(x as f64, y as f64, z as f64)
+                        })
+                })
         };
-        for (i, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
-            let p = point(i);
+        for p in points() {
             sum += p;
             count += 1;
             lowest = lowest.min(p.z - voxel.z / 2.0);
@@ -50,8 +62,8 @@ impl Shape {
         }
         let centroid = sum / count as f64;
         let mut cov = DMat3::ZERO;
-        for (i, _) in hull.occupied.iter().enumerate().filter(|(_, v)| **v) {
-            let d = point(i) - centroid;
+        for p in points() {
+            let d = p - centroid;
             cov += DMat3::from_cols(d * d.x, d * d.y, d * d.z);
         }
         let cov = cov * (1.0 / count as f64);
