@@ -34,9 +34,6 @@ const QUEUED_FRAMES: u64 = 4;
 /// is given up.
 const STALLED: Duration = Duration::from_secs(120);
 
-/// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish. Frames
-/// are taken as the encoder needs them (at most [`QUEUED_FRAMES`] ahead), so a sequence
-/// being rendered is encoded while its next frames are made.
 /// How frames enter an encoding pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Input {
@@ -48,6 +45,9 @@ enum Input {
     I420,
 }
 
+/// Runs an `appsrc ! … ! filesink` pipeline over `frames` and waits for it to finish. Frames
+/// are taken as the encoder needs them (at most [`QUEUED_FRAMES`] ahead), so a sequence
+/// being rendered is encoded while its next frames are made.
 fn encode_with(
     frames: impl IntoIterator<Item = impl Borrow<RgbImage>>,
     fps: f64,
@@ -63,31 +63,31 @@ fn encode_with(
     let location = path
         .to_str()
         .ok_or_else(|| err("the path is not UTF-8".into()))?;
-    if input == Input::I420 && (width % 2 != 0 || height % 2 != 0) {
-        return Err(err(format!(
-            "H.264 in 4:2:0 needs an even width and height, not {width}x{height}"
-        )));
-    }
     let rate = gst::Fraction::new((fps * 1000.0).round() as i32, 1000);
-    let format = match input {
-        Input::Rgb => gst_video::VideoFormat::Rgb,
-        Input::I420 => gst_video::VideoFormat::I420,
+    let (info, convert) = match input {
+        Input::Rgb => (
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, width, height),
+            "videoconvert ! ",
+        ),
+        Input::I420 => {
+            if width % 2 != 0 || height % 2 != 0 {
+                return Err(err(format!(
+                    "H.264 in 4:2:0 needs an even width and height, not {width}x{height}"
+                )));
+            }
+            let builder =
+                gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
+                    .colorimetry(&gst_video::VideoColorimetry::new(
+                        gst_video::VideoColorRange::Range16_235,
+                        gst_video::VideoColorMatrix::Bt709,
+                        gst_video::VideoTransferFunction::Bt709,
+                        gst_video::VideoColorPrimaries::Bt709,
+                    ));
+            (builder, "")
+        }
     };
-    let mut info = gst_video::VideoInfo::builder(format, width, height).fps(rate);
-    if input == Input::I420 {
-        info = info.colorimetry(&gst_video::VideoColorimetry::new(
-            gst_video::VideoColorRange::Range16_235,
-            gst_video::VideoColorMatrix::Bt709,
-            gst_video::VideoTransferFunction::Bt709,
-            gst_video::VideoColorPrimaries::Bt709,
-        ));
-    }
-    let info = info.build().map_err(|e| err(e.to_string()))?;
+    let info = info.fps(rate).build().map_err(|e| err(e.to_string()))?;
     let caps = info.to_caps().map_err(|e| err(e.to_string()))?;
-    let convert = match input {
-        Input::Rgb => "videoconvert ! ",
-        Input::I420 => "",
-    };
     let description = format!(
         "appsrc name=src format=time caps=\"{}\" ! {convert}{middle} ! filesink location=\"{}\"",
         caps.to_string().replace('"', "\\\""),
