@@ -442,8 +442,7 @@ fn write_clip(
                     last.clone().expect("the first set has every camera")
                 }
             };
-            let name = format!("frames/{id}/{i:06}.{}", format.extension());
-            format.write(&out.join(name), &frame)?;
+            format.write(&out.join(format.frame_path(id, i)), &frame)?;
             bar.inc(1);
         }
     }

@@ -48,7 +48,7 @@ pub enum FrameFormat {
 }
 
 impl FrameFormat {
-    /// Every format, in the order a clip directory is searched for frames.
+    /// Every format.
     pub const ALL: [FrameFormat; 2] = [FrameFormat::Png, FrameFormat::Ppm];
 
     /// The file extension of frames in this format.
@@ -57,6 +57,11 @@ impl FrameFormat {
             FrameFormat::Png => "png",
             FrameFormat::Ppm => "ppm",
         }
+    }
+
+    /// The path, in a clip directory, of camera `camera`'s frame `index` in this format.
+    pub fn frame_path(self, camera: &str, index: usize) -> String {
+        format!("frames/{camera}/{index:06}.{}", self.extension())
     }
 
     /// Reads a frame in this format.

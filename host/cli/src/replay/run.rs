@@ -213,9 +213,7 @@ impl Clip {
         let format = self.formats[camera];
         let path = self
             .dir
-            .join("frames")
-            .join(&self.meta.cameras[camera].name)
-            .join(format!("{index:06}.{}", format.extension()));
+            .join(format.frame_path(&self.meta.cameras[camera].name, index));
         let image = format.read(&path)?;
         let cam = &self.cameras[camera];
         if (image.width, image.height) != (cam.width, cam.height) {

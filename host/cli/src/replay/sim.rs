@@ -113,10 +113,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
                 let frame = sim.frame(c, i);
                 let name = &cameras[c].name;
                 args.frame_format.write(
-                    &args.out.join(format!(
-                        "frames/{name}/{i:06}.{}",
-                        args.frame_format.extension()
-                    )),
+                    &args.out.join(args.frame_format.frame_path(name, i)),
                     &frame.image,
                 )?;
                 write_mask(
