@@ -104,21 +104,8 @@ impl Mask {
 
     /// The box `[x0, y0, x1, y1)` around the set pixels inside the box `within`; `None` if
     /// none is set there.
-    pub fn set_box(&self, [wx0, wy0, wx1, wy1]: [usize; 4]) -> Option<[usize; 4]> {
-        let w = self.width as usize;
-        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-        for y in wy0..wy1 {
-            let row = &self.data[y * w + wx0..y * w + wx1];
-            // Counting is branch-free (vectorised); most rows of a venue mask are empty.
-            if row.iter().filter(|v| **v).count() == 0 {
-                continue;
-            }
-            let first = row.iter().position(|v| *v).unwrap_or(0);
-            let last = row.iter().rposition(|v| *v).unwrap_or(first);
-            (x0, x1) = (x0.min(wx0 + first), x1.max(wx0 + last + 1));
-            (y0, y1) = (y0.min(y), y + 1);
-        }
-        (x0 < x1).then_some([x0, y0, x1, y1])
+    pub fn set_box(&self, within: [usize; 4]) -> Option<[usize; 4]> {
+        set_box(&self.data, self.width as usize, within)
     }
 
     /// A summed-area table over the box around the set pixels (outside it nothing is set):
@@ -146,6 +133,28 @@ impl Mask {
             sums,
         }
     }
+}
+
+/// The box `[x0, y0, x1, y1)` around the set cells inside the box `within` of a grid of
+/// `w`-cell rows; `None` if none is set there.
+pub(crate) fn set_box(
+    data: &[bool],
+    w: usize,
+    [wx0, wy0, wx1, wy1]: [usize; 4],
+) -> Option<[usize; 4]> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in wy0..wy1 {
+        let row = &data[y * w + wx0..y * w + wx1];
+        // Counting is branch-free (vectorised); most rows of a venue mask are empty.
+        if row.iter().filter(|v| **v).count() == 0 {
+            continue;
+        }
+        let first = row.iter().position(|v| *v).unwrap_or(0);
+        let last = row.iter().rposition(|v| *v).unwrap_or(first);
+        (x0, x1) = (x0.min(wx0 + first), x1.max(wx0 + last + 1));
+        (y0, y1) = (y0.min(y), y + 1);
+    }
+    (x0 < x1).then_some([x0, y0, x1, y1])
 }
 
 /// A summed-area table of a [`Mask`].

@@ -1002,16 +1002,12 @@ fn coverage(
 /// square dilation, by rows then by columns, in the box around the set cells.
 fn spread(set: &[bool], w: usize, h: usize, reach: usize) -> Vec<bool> {
     let mut out = vec![false; w * h];
-    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-    for (k, _) in set.iter().enumerate().filter(|(_, s)| **s) {
-        let (x, y) = (k % w, k / w);
-        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-    }
-    if x0 == usize::MAX {
+    let Some([x0, y0, x1, y1]) = crate::image::set_box(set, w, [0, 0, w, h]) else {
         return out;
-    }
-    let (x0, x1) = (x0.saturating_sub(reach), (x1 + reach).min(w - 1));
-    let (y0, y1) = (y0.saturating_sub(reach), (y1 + reach).min(h - 1));
+    };
+    // The last set cells are at x1 - 1 and y1 - 1.
+    let (x0, x1) = (x0.saturating_sub(reach), (x1 - 1 + reach).min(w - 1));
+    let (y0, y1) = (y0.saturating_sub(reach), (y1 - 1 + reach).min(h - 1));
     let mut rows = vec![false; w * h];
     for y in y0..=y1 {
         for x in x0..=x1 {
