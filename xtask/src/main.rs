@@ -502,7 +502,7 @@ fn replay_bench() -> Result<()> {
         mog2_iou,
         ours_iou / mog2_iou
     );
-    // `piste replay run` sums the standard workload's stages.
+    // `piste replay run` times the standard workload end to end.
     let standard = seconds("standard workload");
     println!();
     println!(
