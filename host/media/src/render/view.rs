@@ -53,6 +53,15 @@ const BUSY: u8 = 16;
 /// How many cameras blend into one pixel.
 const BLEND: usize = 2;
 
+/// Spacing, in pixels, of the lattice on which the background's [`Lookup`] is computed
+/// exactly; inside a block it is interpolated from the block's corners where that holds.
+const LOOKUP_BLOCK: usize = 16;
+
+/// How far (in source pixels) the lookup interpolated at a block's centre may lie from the
+/// exact one for the block to be interpolated; past it (the horizon, the rig's rim, a
+/// change of cameras) every pixel of the block is computed exactly.
+const LOOKUP_ERROR: f64 = 0.25;
+
 impl<'a> Synthesis<'a> {
     /// Prepares the sources (one depth map each).
     pub fn new(hull: &'a Hull, sources: Vec<Source<'a>>) -> Self {
@@ -99,9 +108,18 @@ impl<'a> Synthesis<'a> {
             let d = |k: usize| (self.sources[k].centre - origin).length();
             d(*a).total_cmp(&d(*b))
         });
+        let exact = |x: f64, y: f64| -> Lookup {
+            let pixel = DVec2::new(x, y);
+            self.lookup(origin, rays.cast(pixel), pixel, ground_z, &order)
+        };
+        let lattice = Lattice::new(w, h, &exact);
         let background = |x: usize, y: usize| -> [u8; 3] {
-            let pixel = DVec2::new(x as f64, y as f64);
-            self.background(origin, rays.cast(pixel), pixel, ground_z, &order)
+            let lookup = lattice.at(x, y, &exact);
+            blend(
+                lookup
+                    .samples()
+                    .map(|(weight, k, p)| (weight, self.sources[k].source.background, p)),
+            )
         };
         // The background on a coarse grid of twice the spacing, then on the grid: computed
         // where the coarse block around a point is busy (texture, an edge), interpolated
@@ -193,7 +211,7 @@ impl<'a> Synthesis<'a> {
         let to_eye = (eye - point).normalize();
         // The cameras that see the point, best (smallest angle to the eye's view) first.
         let mut best = Best::default();
-        for s in &self.sources {
+        for (k, s) in self.sources.iter().enumerate() {
             let cos = to_eye.dot((s.centre - point).normalize());
             if !best.would_take(cos) {
                 continue;
@@ -208,19 +226,26 @@ impl<'a> Synthesis<'a> {
             if z > s.depth.depth_at(p.x, p.y) + self.tolerance {
                 continue; // hidden behind another part of the body in that camera
             }
-            best.offer(cos, s.source.frame, p);
+            best.offer(cos, k, p);
         }
-        blend(best.samples())
+        blend(
+            best.samples()
+                .map(|(weight, k, p)| (weight, self.sources[k].source.frame, p)),
+        )
     }
 
-    fn background(
+    /// Where the background seen along `ray` from `eye` (through `pixel`) is read: the
+    /// ground plane at `ground_z` as the nearest cameras see it, else what lies in that
+    /// direction in the camera that looks most that way, else the nearest camera's plate at
+    /// the same pixel (a backdrop, not geometry).
+    fn lookup(
         &self,
         eye: DVec3,
         ray: DVec3,
         pixel: DVec2,
         ground_z: Option<f64>,
         order: &[usize],
-    ) -> [u8; 3] {
+    ) -> Lookup {
         let on_ground = match ground_z {
             Some(g) if ray.z.abs() > 1e-9 && (g - eye.z) / ray.z > 0.0 => {
                 Some(eye + ray * ((g - eye.z) / ray.z))
@@ -228,15 +253,13 @@ impl<'a> Synthesis<'a> {
             _ => None,
         }
         .filter(|p| (*p - self.rig.0).truncate().length() <= self.rig.1 * 1.1);
-        if let Some(colour) = on_ground.and_then(|p| self.background_at(eye, p, order)) {
-            return colour;
+        if let Some(lookup) = on_ground.and_then(|p| self.ground_at(eye, p, order)) {
+            return lookup;
         }
-        // The sky, the stands, ground no camera sees: what lies in that direction, as the
-        // camera that looks most that way sees it; failing that, the nearest camera's plate
-        // at the same pixel (a backdrop, not geometry).
+        // The sky, the stands, ground no camera sees.
         let far = eye + ray * 1e4;
         let mut toward = Best::default();
-        for s in &self.sources {
+        for (k, s) in self.sources.iter().enumerate() {
             let cos = ray.dot(s.source.camera.r.row(2));
             if !toward.would_take_first(cos) {
                 continue;
@@ -246,57 +269,166 @@ impl<'a> Synthesis<'a> {
                 .project(far)
                 .filter(|p| s.source.camera.in_image(*p))
             {
-                toward.offer(cos, s.source.background, p);
+                toward.offer(cos, k, p);
             }
         }
         if toward.count > 0 {
-            return blend(toward.samples().take(1));
+            return Lookup::of(&toward, 1);
         }
-        self.sources
-            .iter()
-            .min_by(|a, b| {
-                (a.centre - eye)
-                    .length()
-                    .total_cmp(&(b.centre - eye).length())
-            })
-            .map(|s| blend(std::iter::once((0.0, s.source.background, pixel))))
-            .unwrap_or([0, 0, 0])
+        let nearest = (0..self.sources.len()).min_by(|a, b| {
+            let d = |k: usize| (self.sources[k].centre - eye).length();
+            d(*a).total_cmp(&d(*b))
+        });
+        let mut lookup = Lookup::default();
+        if let Some(k) = nearest {
+            lookup.count = 1;
+            lookup.source[0] = k;
+            lookup.at[0] = pixel;
+            lookup.weight[0] = weight_of(0.0);
+        }
+        lookup
     }
 
-    /// A ground point's colour from the cameras whose view of it is closest to the eye's.
+    /// Where a ground point is read: the cameras whose view of it is closest to the eye's.
     /// Sources are tried nearest-to-the-eye first and the first two that see the point blend:
     /// a per-pixel search of every camera costs more than the ground is worth.
-    fn background_at(&self, eye: DVec3, point: DVec3, order: &[usize]) -> Option<[u8; 3]> {
+    fn ground_at(&self, eye: DVec3, point: DVec3, order: &[usize]) -> Option<Lookup> {
         let to_eye = (eye - point).normalize();
         let mut best = Best::default();
-        for s in order.iter().map(|k| &self.sources[*k]) {
+        for (k, s) in order.iter().map(|k| (*k, &self.sources[*k])) {
             if let Some(p) = s
                 .projector
                 .project(point)
                 .filter(|p| s.source.camera.in_image(*p))
             {
-                best.offer(
-                    to_eye.dot((s.centre - point).normalize()),
-                    s.source.background,
-                    p,
-                );
+                best.offer(to_eye.dot((s.centre - point).normalize()), k, p);
                 if best.count == BLEND {
                     break;
                 }
             }
         }
-        (best.count > 0).then(|| blend(best.samples()))
+        (best.count > 0).then(|| Lookup::of(&best, BLEND))
     }
 }
 
-/// The [`BLEND`] best samples offered, by the cosine of their viewing angle (largest first).
+/// Where a background pixel is read: up to [`BLEND`] sources' plates, a position in each,
+/// and the weight of each.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Lookup {
+    count: usize,
+    source: [usize; BLEND],
+    at: [DVec2; BLEND],
+    weight: [f64; BLEND],
+}
+
+impl Lookup {
+    /// The first `take` samples a search kept.
+    fn of(best: &Best, take: usize) -> Lookup {
+        let mut lookup = Lookup::default();
+        for (weight, k, p) in best.samples().take(take) {
+            lookup.source[lookup.count] = k;
+            lookup.at[lookup.count] = p;
+            lookup.weight[lookup.count] = weight;
+            lookup.count += 1;
+        }
+        lookup
+    }
+
+    /// The samples as (weight, source, position).
+    fn samples(&self) -> impl Iterator<Item = (f64, usize, DVec2)> + '_ {
+        (0..self.count).map(|i| (self.weight[i], self.source[i], self.at[i]))
+    }
+
+    /// Whether lookups read the same sources in the same order, so that they interpolate.
+    fn same_sources(&self, other: &Lookup) -> bool {
+        self.count == other.count && self.source[..self.count] == other.source[..other.count]
+    }
+
+    /// The bilinear blend of four lookups of the same sources (corners `[00, 10, 01, 11]`)
+    /// at `(u, v)` in the unit square.
+    fn interpolate(corners: [&Lookup; 4], u: f64, v: f64) -> Lookup {
+        let k = [(1.0 - u) * (1.0 - v), u * (1.0 - v), (1.0 - u) * v, u * v];
+        let mut out = *corners[0];
+        for i in 0..out.count {
+            out.at[i] = corners
+                .iter()
+                .zip(k)
+                .map(|(c, k)| c.at[i] * k)
+                .sum::<DVec2>();
+            out.weight[i] = corners.iter().zip(k).map(|(c, k)| c.weight[i] * k).sum();
+        }
+        out
+    }
+}
+
+/// A render's background lookups, exact on a lattice of [`LOOKUP_BLOCK`] pixels, and per
+/// block whether interpolating between its corners stays exact enough.
+struct Lattice {
+    /// Blocks per row.
+    blocks: usize,
+    points: Vec<Lookup>,
+    smooth: Vec<bool>,
+}
+
+impl Lattice {
+    fn new(w: usize, h: usize, exact: &(impl Fn(f64, f64) -> Lookup + Sync)) -> Lattice {
+        const B: usize = LOOKUP_BLOCK;
+        let (bw, bh) = (w.div_ceil(B), h.div_ceil(B));
+        let points: Vec<Lookup> = (0..=bh)
+            .into_par_iter()
+            .flat_map_iter(|j| (0..=bw).map(move |i| (i, j)))
+            .map(|(i, j)| exact((i * B) as f64, (j * B) as f64))
+            .collect();
+        let corners = |i: usize, j: usize| {
+            [(0, 0), (1, 0), (0, 1), (1, 1)].map(|(di, dj)| &points[(j + dj) * (bw + 1) + i + di])
+        };
+        let smooth = (0..bw * bh)
+            .into_par_iter()
+            .map(|b| {
+                let (i, j) = (b % bw, b / bw);
+                let corners = corners(i, j);
+                if !corners.iter().all(|c| c.same_sources(corners[0])) {
+                    return false;
+                }
+                let centre = exact((i * B + B / 2) as f64, (j * B + B / 2) as f64);
+                let guess = Lookup::interpolate(corners, 0.5, 0.5);
+                centre.same_sources(&guess)
+                    && (0..guess.count)
+                        .all(|k| centre.at[k].distance_squared(guess.at[k]) <= LOOKUP_ERROR.powi(2))
+            })
+            .collect();
+        Lattice {
+            blocks: bw,
+            points,
+            smooth,
+        }
+    }
+
+    /// The lookup of pixel `(x, y)`: interpolated in a smooth block, exact elsewhere.
+    fn at(&self, x: usize, y: usize, exact: &impl Fn(f64, f64) -> Lookup) -> Lookup {
+        const B: usize = LOOKUP_BLOCK;
+        let (i, j) = (x / B, y / B);
+        if !self.smooth[j * self.blocks + i] {
+            return exact(x as f64, y as f64);
+        }
+        let corner = |di: usize, dj: usize| &self.points[(j + dj) * (self.blocks + 1) + i + di];
+        Lookup::interpolate(
+            [corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)],
+            (x - i * B) as f64 / B as f64,
+            (y - j * B) as f64 / B as f64,
+        )
+    }
+}
+
+/// The [`BLEND`] best samples offered (a source's index and a position in its image), by
+/// the cosine of their viewing angle (largest first).
 #[derive(Default)]
-struct Best<'i> {
-    samples: [Option<(f64, &'i RgbImage, DVec2)>; BLEND],
+struct Best {
+    samples: [Option<(f64, usize, DVec2)>; BLEND],
     count: usize,
 }
 
-impl<'i> Best<'i> {
+impl Best {
     /// Whether a sample at `cos` would be kept (so its projection is worth computing).
     fn would_take(&self, cos: f64) -> bool {
         self.count < BLEND || self.samples[BLEND - 1].is_some_and(|(c, _, _)| cos > c)
@@ -307,8 +439,8 @@ impl<'i> Best<'i> {
         self.samples[0].is_none_or(|(c, _, _)| cos > c)
     }
 
-    fn offer(&mut self, cos: f64, image: &'i RgbImage, p: DVec2) {
-        let mut item = Some((cos, image, p));
+    fn offer(&mut self, cos: f64, source: usize, p: DVec2) {
+        let mut item = Some((cos, source, p));
         for slot in &mut self.samples {
             match (*slot, item) {
                 (None, _) => {
@@ -325,12 +457,12 @@ impl<'i> Best<'i> {
         }
     }
 
-    /// The kept samples as (viewing angle, image, position), best first.
-    fn samples(&self) -> impl Iterator<Item = (f64, &'i RgbImage, DVec2)> + '_ {
+    /// The kept samples as (blending weight, source, position), best first.
+    fn samples(&self) -> impl Iterator<Item = (f64, usize, DVec2)> + '_ {
         self.samples
             .iter()
             .flatten()
-            .map(|&(cos, image, p)| (chord(cos), image, p))
+            .map(|&(cos, source, p)| (weight_of(chord(cos)), source, p))
     }
 }
 
@@ -340,11 +472,15 @@ fn chord(cos: f64) -> f64 {
     (2.0 * (1.0 - cos.clamp(-1.0, 1.0))).sqrt()
 }
 
-/// Blends bilinear samples, weighted by the inverse of their viewing angle.
+/// A sample's blending weight: the inverse of its viewing angle.
+fn weight_of(angle: f64) -> f64 {
+    1.0 / (angle + 1e-3)
+}
+
+/// Blends bilinear samples (weight, image, position).
 fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 3] {
     let (mut sum, mut weight) = ([0.0f64; 3], 0.0);
-    for (angle, image, p) in samples {
-        let w = 1.0 / (angle + 1e-3);
+    for (w, image, p) in samples {
         let c = image.bilinear(p.x, p.y);
         for k in 0..3 {
             sum[k] += c[k] * w;
