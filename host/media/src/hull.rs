@@ -394,11 +394,15 @@ impl Hull {
     /// centres lie inside it.
     pub fn render_mask(&self, camera: &Camera) -> Mask {
         let depth = self.render_depth(camera);
-        Mask {
-            width: camera.width,
-            height: camera.height,
-            data: depth.voxel.iter().map(|v| *v != u32::MAX).collect(),
+        let mut mask = Mask::empty(camera.width, camera.height);
+        let [x0, y0, x1, _] = depth.window;
+        let w = camera.width as usize;
+        for (y, row) in (y0 as usize..).zip(depth.voxel.chunks_exact((x1 - x0).max(1) as usize)) {
+            for (m, v) in mask.data[y * w + x0 as usize..].iter_mut().zip(row) {
+                *m = *v != u32::MAX;
+            }
         }
+        mask
     }
 
     /// The hull as `camera` sees it: per pixel, the nearest surface voxel and its depth
@@ -449,13 +453,24 @@ impl Hull {
         let focal = camera.k.x_axis.x.abs().max(camera.k.y_axis.y.abs());
         let width = camera.width as usize;
         let (eye, half) = (camera.center(), voxel * 0.5);
-        // Per voxel drawn: the pixel (row-major index), the depth, the voxel.
-        let slabs: Vec<Vec<(u32, f32, u32)>> = surface
+        // Per voxel drawn: the pixel (row-major index), the depth, the voxel; and the window
+        // of the pixels drawn.
+        let slabs: Vec<(Vec<(u32, f32, u32)>, [u32; 4])> = surface
             .voxels
             .par_chunks(4096)
             .zip(surface.open.par_chunks(4096))
             .map(|(chunk, open)| {
                 let mut hits = Vec::with_capacity(chunk.len());
+                let mut window = [u32::MAX, u32::MAX, 0, 0];
+                let mut hit = |px: u32, py: u32, depth: f32, index: u32| {
+                    window = [
+                        window[0].min(px),
+                        window[1].min(py),
+                        window[2].max(px + 1),
+                        window[3].max(py + 1),
+                    ];
+                    hits.push((py * width as u32 + px, depth, index));
+                };
                 for (&index, &open) in chunk.iter().zip(open) {
                     let i = index as usize;
                     let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
@@ -469,31 +484,45 @@ impl Hull {
                     if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
                         // Far smaller than a pixel: it covers the pixel its centre falls in.
                         if let Some(p) = projector.project(centre).filter(|p| camera.in_image(*p)) {
-                            let (px, py) = (round(p.x) as usize, round(p.y) as usize);
-                            hits.push(((py * width + px) as u32, depth as f32, index));
+                            hit(round(p.x) as u32, round(p.y) as u32, depth as f32, index);
                         }
                         continue;
                     }
                     footprint(camera, &projector, lo, lo + voxel, |px, py| {
-                        hits.push((
-                            (py as usize * width + px as usize) as u32,
-                            depth as f32,
-                            index,
-                        ));
+                        hit(px, py, depth as f32, index);
                     });
                 }
-                hits
+                (hits, window)
             })
             .collect();
-        let size = camera.width as usize * camera.height as usize;
+        // Only the window the hull covers is stored: a venue camera sees a small athlete.
+        let window = slabs
+            .iter()
+            .map(|(_, w)| *w)
+            .reduce(|a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            })
+            .filter(|w| w[0] < w[2])
+            .unwrap_or([0; 4]);
+        let (ww, wh) = (
+            (window[2] - window[0]) as usize,
+            (window[3] - window[1]) as usize,
+        );
         let mut map = DepthMap {
             width: camera.width,
             height: camera.height,
-            depth: vec![f32::INFINITY; size],
-            voxel: vec![u32::MAX; size],
+            window,
+            depth: vec![f32::INFINITY; ww * wh],
+            voxel: vec![u32::MAX; ww * wh],
         };
-        for (i, depth, index) in slabs.into_iter().flatten() {
-            let i = i as usize;
+        for (i, depth, index) in slabs.into_iter().flat_map(|(hits, _)| hits) {
+            let (px, py) = (i as usize % width, i as usize / width);
+            let i = (py - window[1] as usize) * ww + px - window[0] as usize;
             if depth < map.depth[i] {
                 map.depth[i] = depth;
                 map.voxel[i] = index;
@@ -614,24 +643,41 @@ fn facing(to_eye: DVec3, half: DVec3) -> u8 {
 /// A hull seen from one camera.
 #[derive(Debug, Clone)]
 pub struct DepthMap {
-    /// Width in pixels.
+    /// Width of the image in pixels.
     pub width: u32,
-    /// Height in pixels.
+    /// Height of the image in pixels.
     pub height: u32,
-    /// Camera-space depth of the nearest surface voxel; infinite where the hull is not seen.
+    /// The pixels `[x0, y0, x1, y1)` the hull covers (empty where it covers none); outside
+    /// them it is not seen.
+    pub window: [u32; 4],
+    /// Per pixel of the window, row by row: camera-space depth of the nearest surface voxel;
+    /// infinite where the hull is not seen.
     pub depth: Vec<f32>,
-    /// That voxel's index (`x + n (y + n z)`), `u32::MAX` where the hull is not seen.
+    /// Per pixel of the window: that voxel's index (`x + n (y + n z)`), `u32::MAX` where the
+    /// hull is not seen.
     pub voxel: Vec<u32>,
 }
 
 impl DepthMap {
-    /// The depth at a (rounded) pixel position, infinite outside the image.
+    /// The depth at a (rounded) pixel position, infinite where the hull is not seen.
     pub fn depth_at(&self, x: f64, y: f64) -> f32 {
+        let [x0, y0, x1, y1] = self.window.map(i64::from);
         let (x, y) = (round(x), round(y));
-        if x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
+        if x < x0 || y < y0 || x >= x1 || y >= y1 {
             return f32::INFINITY;
         }
-        self.depth[y as usize * self.width as usize + x as usize]
+        self.depth[((y - y0) * (x1 - x0) + x - x0) as usize]
+    }
+
+    /// Row `y` of the window's voxels, with the column of its first entry (empty outside the
+    /// window).
+    pub fn voxel_row(&self, y: usize) -> (usize, &[u32]) {
+        let [x0, y0, x1, y1] = self.window.map(|v| v as usize);
+        if y < y0 || y >= y1 {
+            return (x0, &[]);
+        }
+        let w = x1 - x0;
+        (x0, &self.voxel[(y - y0) * w..(y - y0 + 1) * w])
     }
 }
 
@@ -863,7 +909,9 @@ mod tests {
             let all = hull.render_depth_of(&surface, &camera, Faces::All);
             let front = hull.render_depth_of(&surface, &camera, Faces::Front);
             let mut covered = 0;
-            for (i, (a, f)) in all.depth.iter().zip(&front.depth).enumerate() {
+            for i in 0..320 * 240 {
+                let (x, y) = (f64::from(i % 320), f64::from(i / 320));
+                let (a, f) = (all.depth_at(x, y), front.depth_at(x, y));
                 assert_eq!(a.is_finite(), f.is_finite(), "{eye} pixel {i}");
                 if a.is_finite() {
                     covered += 1;

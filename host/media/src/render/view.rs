@@ -195,7 +195,8 @@ impl<'a> Synthesis<'a> {
                 }
             }
             // The athlete, at every pixel.
-            for (x, &voxel) in depth.voxel[y * w..(y + 1) * w].iter().enumerate() {
+            let (x0, voxels) = depth.voxel_row(y);
+            for (x, &voxel) in (x0..).zip(voxels) {
                 if voxel != u32::MAX {
                     row[x * 3..x * 3 + 3]
                         .copy_from_slice(&self.surface(self.hull.voxel_center(voxel), origin));
