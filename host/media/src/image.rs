@@ -65,6 +65,71 @@ fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
     ]
 }
 
+/// Per-pixel values over a box `[x0, y0, x1, y1)` of an image, zero outside it: work near a
+/// small athlete need not fill a whole frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The box, in image pixels.
+    pub bounds: [usize; 4],
+    /// The box's values, row by row.
+    pub values: Vec<f32>,
+}
+
+impl Window {
+    /// Zeros over `bounds` (an empty box holds nothing).
+    pub fn zeros(bounds: [usize; 4]) -> Window {
+        let [x0, y0, x1, y1] = bounds;
+        Window {
+            bounds,
+            values: vec![0.0; x1.saturating_sub(x0) * y1.saturating_sub(y0)],
+        }
+    }
+
+    /// The value at `(x, y)`: zero outside the box.
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        self.index(x, y).map_or(0.0, |i| self.values[i])
+    }
+
+    /// The value at `(x, y)` to change, if it lies in the box.
+    #[inline]
+    pub fn get_mut(&mut self, x: usize, y: usize) -> Option<&mut f32> {
+        self.index(x, y).map(|i| &mut self.values[i])
+    }
+
+    /// Row `y` of the box (`y` inside it).
+    pub fn row_mut(&mut self, y: usize) -> &mut [f32] {
+        let [x0, y0, x1, _] = self.bounds;
+        let w = x1 - x0;
+        &mut self.values[(y - y0) * w..(y - y0 + 1) * w]
+    }
+
+    /// Row `y` of the box (`y` inside it).
+    pub fn row(&self, y: usize) -> &[f32] {
+        let [x0, y0, x1, _] = self.bounds;
+        let w = x1 - x0;
+        &self.values[(y - y0) * w..(y - y0 + 1) * w]
+    }
+
+    /// The values over a whole `width`-pixel-wide, `height`-row image, row-major.
+    pub fn to_image(&self, width: usize, height: usize) -> Vec<f32> {
+        let mut out = vec![0.0; width * height];
+        let [x0, y0, x1, y1] = self.bounds;
+        for y in y0..y1.min(height) {
+            let row = self.row(y);
+            let n = x1.min(width).saturating_sub(x0);
+            out[y * width + x0..y * width + x0 + n].copy_from_slice(&row[..n]);
+        }
+        out
+    }
+
+    #[inline]
+    fn index(&self, x: usize, y: usize) -> Option<usize> {
+        let [x0, y0, x1, y1] = self.bounds;
+        (x >= x0 && x < x1 && y >= y0 && y < y1).then(|| (y - y0) * (x1 - x0) + x - x0)
+    }
+}
+
 /// A binary mask: `true` where the subject is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mask {

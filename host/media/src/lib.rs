@@ -24,4 +24,4 @@ pub mod silhouette;
 pub mod sim;
 
 pub use camera::{Camera, Distortion, Projector, Rays};
-pub use image::{Mask, RgbImage};
+pub use image::{Mask, RgbImage, Window};

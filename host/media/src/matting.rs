@@ -7,7 +7,7 @@ use glam::{DVec2, DVec3};
 
 use crate::camera::{Camera, Projector};
 use crate::hull::{self, Bounds, Carving, Hull, View};
-use crate::image::{Mask, RgbImage, luma};
+use crate::image::{Mask, RgbImage, Window, luma};
 use rayon::prelude::*;
 
 use crate::silhouette;
@@ -74,8 +74,8 @@ impl Default for MattingConfig {
 /// A matte of one frame.
 #[derive(Debug, Clone)]
 pub struct Matte {
-    /// Soft alpha, 0 (background) to 1 (athlete), row-major.
-    pub alpha: Vec<f32>,
+    /// Soft alpha, 0 (background) to 1 (athlete), over the box `within` (zero outside).
+    pub alpha: Window,
     /// `alpha >= 0.5`, cleaned of speckles and small holes.
     pub mask: Mask,
     /// The exposure gain found (frame brightness over background).
@@ -107,8 +107,8 @@ impl Matte {
             for (((o, m), u), a) in out.data[row.clone()]
                 .iter_mut()
                 .zip(&self.mask.data[row.clone()])
-                .zip(&self.unsure.data[row.clone()])
-                .zip(&self.alpha[row])
+                .zip(&self.unsure.data[row])
+                .zip(self.alpha.row(y))
             {
                 // Without short-circuits, so the loop vectorises.
                 *o = *m | *u | (*a >= EDGE);
@@ -156,7 +156,9 @@ impl Matte {
                     .is_some_and(anchored)
                 {
                     self.mask.data[i] = true;
-                    self.alpha[i] = 1.0;
+                    if let Some(a) = self.alpha.get_mut(i % w, i / w) {
+                        *a = 1.0;
+                    }
                     self.unsure.data[i] = false;
                     settled = true;
                 }
@@ -169,10 +171,12 @@ impl Matte {
             if let Some([x0, y0, x1, y1]) = in_box(&mut self.mask, within, 1, |crop| {
                 silhouette::fill_holes(crop, hole)
             }) {
+                // (Holes are filled only where set pixels enclose them: inside `within`.)
                 for y in y0..y1 {
-                    let row = y * w + x0..y * w + x1;
-                    for (m, a) in self.mask.data[row.clone()].iter().zip(&mut self.alpha[row]) {
-                        if *m {
+                    for x in x0..x1 {
+                        if let (true, Some(a)) =
+                            (self.mask.data[y * w + x], self.alpha.get_mut(x, y))
+                        {
                             *a = a.max(0.5);
                         }
                     }
@@ -515,7 +519,13 @@ impl Background {
                         // beside the athlete's tiles: most tiles are plain snow.)
                         let (cx, cy) = centre(j);
                         let unsure = light[j]
-                            || self.plain_over_nine(frame, (cx, cy), |_| false, sampling, config);
+                            || self.plain_over_nine(
+                                frame,
+                                (cx, cy),
+                                |_, _| false,
+                                sampling,
+                                config,
+                            );
                         if unsure {
                             sure[j] = true;
                             added.push(j);
@@ -528,22 +538,25 @@ impl Background {
             }
             frontier = added;
         }
-        let mut strength_of = vec![0f32; w * h];
         let mut unsure = Mask::empty(self.width, self.height);
         // The box of the tiles tested: outside it every pixel is plain background.
-        let (mut x0, mut y0, mut x1, mut y1) = (w, h, 0, 0);
         let near = spread(&sure, tw, th, TILE_REACH);
+        let tested = crate::image::set_box(&near, tw, [0, 0, tw, th]).map_or([0; 4], |b| {
+            let [x0, y0, x1, y1] = b.map(|v| v * TILE);
+            [x0, y0, x1.min(w), y1.min(h)]
+        });
+        let mut strength_of = Window::zeros(tested);
         for ty in 0..th {
             for tx in 0..tw {
                 if !near[ty * tw + tx] {
                     continue;
                 }
-                (x0, y0) = (x0.min(tx * TILE), y0.min(ty * TILE));
-                (x1, y1) = (x1.max((tx + 1) * TILE), y1.max((ty + 1) * TILE));
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
                         match self.score_at(frame, x, y, sampling, config) {
-                            Some(strength) => strength_of[y * w + x] = strength,
+                            Some(strength) => {
+                                *strength_of.get_mut(x, y).expect("a tested pixel") = strength
+                            }
                             None => unsure.data[y * w + x] = true,
                         }
                     }
@@ -552,8 +565,7 @@ impl Background {
         }
         // Pixels too faint for the test of one pixel are unsure if plain over their faint
         // neighbours (a sure neighbour's colour would carry the pool).
-        let taken = |i: usize| strength_of[i] >= SURE || unsure.data[i];
-        let tested = [x0, y0, x1.min(w), y1.min(h)];
+        let taken = |x: usize, y: usize| strength_of.get(x, y) >= SURE || unsure.data[y * w + x];
         // Only in and beside the tiles of the athlete (a faint limb's tiles are there: the
         // sparse pass pools too).
         let beside = spread(&sure, tw, th, 1);
@@ -565,7 +577,7 @@ impl Background {
                 }
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
-                        if taken(y * w + x) {
+                        if taken(x, y) {
                             continue;
                         }
                         if self.plain_over_nine(frame, (x, y), taken, sampling, config) {
@@ -584,7 +596,7 @@ impl Background {
             let (bg, _) = self.at((&self.mean, &self.sigma), x, y, sampling.1);
             [0, 1, 2].map(|c| f32::from(p[c]) * sampling.0 - bg[c])
         };
-        let (mut alpha, raw) = coverage(&strength_of, &unsure, tested, change);
+        let (mut alpha, raw) = coverage(&strength_of, &unsure, change);
         // The areas are for a 1280-pixel-wide image: a smaller image shows smaller specks.
         let scale = (f64::from(self.width) / 1280.0).min(1.0).powi(2);
         let area = |a: f64| (a * scale).round() as usize;
@@ -596,7 +608,8 @@ impl Background {
         let [x0, y0, x1, y1] = tested;
         for y in y0..y1 {
             let row = y * w + x0..y * w + x1;
-            for ((a, m), u) in alpha[row.clone()]
+            for ((a, m), u) in alpha
+                .row_mut(y)
                 .iter_mut()
                 .zip(&mask.data[row.clone()])
                 .zip(&mut unsure.data[row])
@@ -651,7 +664,7 @@ impl Background {
         &self,
         frame: &RgbImage,
         (x, y): (usize, usize),
-        taken: impl Fn(usize) -> bool,
+        taken: impl Fn(usize, usize) -> bool,
         (inverse, back): (f32, Offset),
         config: &MattingConfig,
     ) -> bool {
@@ -660,7 +673,7 @@ impl Background {
         for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
             for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
                 let i = yy * w + xx;
-                if !taken(i) {
+                if !taken(xx, yy) {
                     count += 1;
                     for (s, v) in sum.iter_mut().zip(&frame.data[i * 3..i * 3 + 3]) {
                         *s += f32::from(*v);
@@ -935,20 +948,21 @@ const SURE: f32 = 0.75;
 /// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
 /// outside it the strength is 0, and so are alpha and the mask.
 fn coverage(
-    strength: &[f32],
+    strength: &Window,
     unsure: &Mask,
-    [x0, y0, x1, y1]: [usize; 4],
     change: impl Fn(usize) -> [f32; 3],
-) -> (Vec<f32>, Mask) {
+) -> (Window, Mask) {
     let (w, h) = (unsure.width as usize, unsure.height as usize);
-    let mut alpha = vec![0f32; w * h];
+    let [x0, y0, x1, y1] = strength.bounds;
+    let mut alpha = Window::zeros(strength.bounds);
     let mut raw = Mask::empty(w as u32, h as u32);
     for y in y0..y1 {
+        let alpha = alpha.row_mut(y);
         for x in x0..x1 {
             let i = y * w + x;
-            let s = strength[i];
+            let s = strength.get(x, y);
             if s < SURE {
-                alpha[i] = ((s - 0.5) * 2.0).clamp(0.0, 0.49);
+                alpha[x - x0] = ((s - 0.5) * 2.0).clamp(0.0, 0.49);
                 continue;
             }
             // A neighbour the athlete may cover (a faint part of a white suit) is not the
@@ -956,10 +970,9 @@ fn coverage(
             let rows = y.saturating_sub(1)..=(y + 1).min(h - 1);
             let columns = x.saturating_sub(1)..=(x + 1).min(w - 1);
             let edge = rows.clone().any(|yy| {
-                columns.clone().any(|xx| {
-                    let j = yy * w + xx;
-                    strength[j] < 0.5 && !unsure.data[j]
-                })
+                columns
+                    .clone()
+                    .any(|xx| strength.get(xx, yy) < 0.5 && !unsure.data[yy * w + xx])
             });
             // The part of a sure neighbour's change (from the background) that the pixel
             // shows, of the neighbour whose colour mixed with the background explains the
@@ -972,7 +985,7 @@ fn coverage(
                 for yy in rows {
                     for xx in columns.clone() {
                         let j = yy * w + xx;
-                        if j != i && strength[j] >= SURE {
+                        if j != i && strength.get(xx, yy) >= SURE {
                             let n = change(j);
                             let nn = dot(n, n).max(f32::MIN_POSITIVE);
                             let part = dot(d, n) / nn;
@@ -991,7 +1004,7 @@ fn coverage(
             } else {
                 1.0
             };
-            alpha[i] = cover.min(1.0);
+            alpha[x - x0] = cover.min(1.0);
             raw.data[i] = cover >= 0.5;
         }
     }
@@ -1580,9 +1593,13 @@ mod tests {
             1 => sleeve,
             _ => glove,
         };
-        let strength = [0.0, 1.2, 9.0, 0.0, 0.8, 9.0, 0.0, 1.2, 9.0];
+        let strength = Window {
+            bounds: [0, 0, 3, 3],
+            values: vec![0.0, 1.2, 9.0, 0.0, 0.8, 9.0, 0.0, 1.2, 9.0],
+        };
         let unsure = Mask::empty(3, 3);
-        let (alpha, raw) = coverage(&strength, &unsure, [0, 0, 3, 3], change);
+        let (alpha, raw) = coverage(&strength, &unsure, change);
+        let alpha = alpha.values;
         assert!((alpha[4] - 0.6).abs() < 1e-4, "{}", alpha[4]);
         assert!(raw.data[4]);
         // Less than half covered, it is left out; a pixel with no background beside it
@@ -1594,7 +1611,8 @@ mod tests {
                 change(i)
             }
         };
-        let (alpha, raw) = coverage(&strength, &unsure, [0, 0, 3, 3], less);
+        let (alpha, raw) = coverage(&strength, &unsure, less);
+        let alpha = alpha.values;
         assert!((alpha[4] - 0.4).abs() < 1e-4 && !raw.data[4]);
         assert_eq!(alpha[5], 1.0);
     }
@@ -1620,7 +1638,7 @@ mod tests {
         let background = Background::learn(&[&snow(w, h, 0)], &config).unwrap();
         let empty = background.matte(&snow(w, h, 0), &config);
         assert_eq!(empty.mask.count() + empty.unsure.count(), 0);
-        assert!(empty.alpha.iter().all(|a| *a == 0.0));
+        assert!(empty.alpha.values.iter().all(|a| *a == 0.0));
         // A dark speck of two pixels (where the sparse pass looks) is noise, not an athlete;
         // one of three on the image's border too. Nine pixels are not a speck.
         let mut frame = snow(w, h, 0);
@@ -1710,7 +1728,7 @@ mod tests {
                     let certain = i >= 1 && i <= sure;
                     let empty = Mask::empty(m.width, m.height);
                     Matte {
-                        alpha: vec![0.0; m.data.len()],
+                        alpha: Window::zeros([0, 0, m.width as usize, m.height as usize]),
                         mask: if certain { m.clone() } else { empty.clone() },
                         unsure: if certain { empty } else { m.clone() },
                         gain: 1.0,

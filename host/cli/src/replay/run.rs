@@ -422,7 +422,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .zip(mattes)
             .next()
             .expect("at least two cameras");
-        slice_frames.push((i, frame, matte.alpha));
+        let alpha = matte
+            .alpha
+            .to_image(frame.width as usize, frame.height as usize);
+        slice_frames.push((i, frame, alpha));
         progress.inc(1);
     }
     progress.finish_and_clear();
