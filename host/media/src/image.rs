@@ -65,55 +65,55 @@ fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
     ]
 }
 
-/// Per-pixel values over a box `[x0, y0, x1, y1)` of an image, zero outside it: work near a
-/// small athlete need not fill a whole frame.
+/// Per-pixel values over a box `[x0, y0, x1, y1)` of an image, zero (the default) outside
+/// it: work near a small athlete need not fill a whole frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Window {
+pub struct Window<T> {
     /// The box, in image pixels.
     pub bounds: [usize; 4],
     /// The box's values, row by row.
-    pub values: Vec<f32>,
+    pub values: Vec<T>,
 }
 
-impl Window {
+impl<T: Copy + Default> Window<T> {
     /// Zeros over `bounds` (an empty box holds nothing).
-    pub fn zeros(bounds: [usize; 4]) -> Window {
+    pub fn zeros(bounds: [usize; 4]) -> Window<T> {
         let [x0, y0, x1, y1] = bounds;
         Window {
             bounds,
-            values: vec![0.0; x1.saturating_sub(x0) * y1.saturating_sub(y0)],
+            values: vec![T::default(); x1.saturating_sub(x0) * y1.saturating_sub(y0)],
         }
     }
 
     /// The value at `(x, y)`: zero outside the box.
     #[inline]
-    pub fn get(&self, x: usize, y: usize) -> f32 {
-        self.index(x, y).map_or(0.0, |i| self.values[i])
+    pub fn get(&self, x: usize, y: usize) -> T {
+        self.index(x, y).map_or_else(T::default, |i| self.values[i])
     }
 
     /// The value at `(x, y)` to change, if it lies in the box.
     #[inline]
-    pub fn get_mut(&mut self, x: usize, y: usize) -> Option<&mut f32> {
+    pub fn get_mut(&mut self, x: usize, y: usize) -> Option<&mut T> {
         self.index(x, y).map(|i| &mut self.values[i])
     }
 
     /// Row `y` of the box (`y` inside it).
-    pub fn row_mut(&mut self, y: usize) -> &mut [f32] {
+    pub fn row_mut(&mut self, y: usize) -> &mut [T] {
         let [x0, y0, x1, _] = self.bounds;
         let w = x1 - x0;
         &mut self.values[(y - y0) * w..(y - y0 + 1) * w]
     }
 
     /// Row `y` of the box (`y` inside it).
-    pub fn row(&self, y: usize) -> &[f32] {
+    pub fn row(&self, y: usize) -> &[T] {
         let [x0, y0, x1, _] = self.bounds;
         let w = x1 - x0;
         &self.values[(y - y0) * w..(y - y0 + 1) * w]
     }
 
     /// The values over a whole `width`-pixel-wide, `height`-row image, row-major.
-    pub fn to_image(&self, width: usize, height: usize) -> Vec<f32> {
-        let mut out = vec![0.0; width * height];
+    pub fn to_image(&self, width: usize, height: usize) -> Vec<T> {
+        let mut out = vec![T::default(); width * height];
         let [x0, y0, x1, y1] = self.bounds;
         for y in y0..y1.min(height) {
             let row = self.row(y);
@@ -171,6 +171,17 @@ impl Mask {
     /// none is set there.
     pub fn set_box(&self, within: [usize; 4]) -> Option<[usize; 4]> {
         set_box(&self.data, self.width as usize, within)
+    }
+
+    /// The pixels of the box `[x0, y0, x1, y1)` (inside the mask), as a mask of their own.
+    pub fn crop(&self, [x0, y0, x1, y1]: [usize; 4]) -> Mask {
+        let w = self.width as usize;
+        let cw = x1 - x0;
+        let mut crop = Mask::empty(cw as u32, (y1 - y0) as u32);
+        for (y, row) in (y0..y1).zip(crop.data.chunks_exact_mut(cw.max(1))) {
+            row.copy_from_slice(&self.data[y * w + x0..y * w + x1]);
+        }
+        crop
     }
 
     /// A summed-area table over the box around the set pixels (outside it nothing is set):

@@ -75,7 +75,7 @@ impl Default for MattingConfig {
 #[derive(Debug, Clone)]
 pub struct Matte {
     /// Soft alpha, 0 (background) to 1 (athlete), over the box `within` (zero outside).
-    pub alpha: Window,
+    pub alpha: Window<f32>,
     /// `alpha >= 0.5`, cleaned of speckles and small holes.
     pub mask: Mask,
     /// The exposure gain found (frame brightness over background).
@@ -125,18 +125,19 @@ impl Matte {
     /// is where every view puts it, and some see its shaded side; spray thrown at a landing
     /// is where every view puts it too, but is only ever light, so no view is sure of it
     /// unless the athlete is behind it.
-    pub fn confirm(&mut self, camera: &Camera, hull: &Hull, anchors: &[(&Projector, &Mask)]) {
+    pub fn confirm(
+        &mut self,
+        camera: &Camera,
+        hull: &Hull,
+        anchors: &[(&Projector, &Window<bool>)],
+    ) {
         let rays = camera.rays();
         let origin = camera.center();
         let w = self.mask.width as usize;
         let needed = ANCHORS.min(anchors.len());
-        let sure_near = |mask: &Mask, p: DVec2| {
+        let sure_near = |sure: &Window<bool>, p: DVec2| {
             let (x, y) = (p.x.round(), p.y.round());
-            x >= 0.0
-                && y >= 0.0
-                && x < f64::from(mask.width)
-                && y < f64::from(mask.height)
-                && mask.get(x as u32, y as u32)
+            x >= 0.0 && y >= 0.0 && sure.get(x as usize, y as usize)
         };
         let anchored = |point: DVec3| {
             anchors
@@ -948,10 +949,10 @@ const SURE: f32 = 0.75;
 /// Below [`SURE`], a soft alpha under one half. Only the box `[x0, y0, x1, y1)` is looked at:
 /// outside it the strength is 0, and so are alpha and the mask.
 fn coverage(
-    strength: &Window,
+    strength: &Window<f32>,
     unsure: &Mask,
     change: impl Fn(usize) -> [f32; 3],
-) -> (Window, Mask) {
+) -> (Window<f32>, Mask) {
     let (w, h) = (unsure.width as usize, unsure.height as usize);
     let [x0, y0, x1, y1] = strength.bounds;
     let mut alpha = Window::zeros(strength.bounds);
@@ -1114,16 +1115,14 @@ pub fn settle(
     let hull = hull::carve_tracked(&views, bounds, carving);
     drop(views);
     // What each live view is sure of, before any is settled.
-    let sure: Vec<Mask> = mattes
+    let sure: Vec<Window<bool>> = mattes
         .par_iter()
         .map(|m| {
-            let all = m.within;
             let margin = ANCHOR_REACH.ceil() as usize;
-            let mut sure = m.mask.clone();
-            in_box(&mut sure, all, margin, |crop| {
-                silhouette::dilate(crop, ANCHOR_REACH)
-            });
-            sure
+            grown_box(&m.mask, m.within, margin).map_or(Window::zeros([0; 4]), |b| Window {
+                bounds: b,
+                values: silhouette::dilate(&m.mask.crop(b), ANCHOR_REACH).data,
+            })
         })
         .collect();
     let projectors: Vec<Projector> = cameras.iter().map(Camera::projector).collect();
@@ -1132,7 +1131,7 @@ pub fn settle(
         .zip(cameras)
         .enumerate()
         .for_each(|(k, (matte, camera))| {
-            let anchors: Vec<(&Projector, &Mask)> = (0..cameras.len())
+            let anchors: Vec<(&Projector, &Window<bool>)> = (0..cameras.len())
                 .filter(|j| *j != k && live[*j])
                 .map(|j| (&projectors[j], &sure[j]))
                 .collect();
@@ -1246,22 +1245,27 @@ fn in_box(
     margin: usize,
     f: impl FnOnce(&Mask) -> Mask,
 ) -> Option<[usize; 4]> {
-    let (w, h) = (mask.width as usize, mask.height as usize);
-    let [x0, y0, x1, y1] = mask.set_box(within)?;
-    let (x0, y0) = (x0.saturating_sub(margin), y0.saturating_sub(margin));
-    let (x1, y1) = ((x1 + margin).min(w), (y1 + margin).min(h));
+    let w = mask.width as usize;
+    let [x0, y0, x1, y1] = grown_box(mask, within, margin)?;
     let (cw, ch) = (x1 - x0, y1 - y0);
-    let mut crop = Mask::empty(cw as u32, ch as u32);
-    for y in 0..ch {
-        crop.data[y * cw..(y + 1) * cw]
-            .copy_from_slice(&mask.data[(y0 + y) * w + x0..(y0 + y) * w + x1]);
-    }
-    let done = f(&crop);
+    let done = f(&mask.crop([x0, y0, x1, y1]));
     for y in 0..ch {
         mask.data[(y0 + y) * w + x0..(y0 + y) * w + x1]
             .copy_from_slice(&done.data[y * cw..(y + 1) * cw]);
     }
     Some([x0, y0, x1, y1])
+}
+
+/// The box around the set pixels of `mask` inside the box `within`, grown by `margin`
+/// (clipped to the mask); `None` if no pixel is set.
+fn grown_box(mask: &Mask, within: [usize; 4], margin: usize) -> Option<[usize; 4]> {
+    let [x0, y0, x1, y1] = mask.set_box(within)?;
+    Some([
+        x0.saturating_sub(margin),
+        y0.saturating_sub(margin),
+        (x1 + margin).min(mask.width as usize),
+        (y1 + margin).min(mask.height as usize),
+    ])
 }
 
 /// Lucas–Kanade: the shift `d` that makes `frame(p) ≈ back(p − d)` over the pixels `points`,
