@@ -3,29 +3,52 @@
 //! Views where a cell projects partly outside the image never carve it (the subject may
 //! have left that camera's field), and a configurable number of views may disagree.
 
+use std::borrow::Cow;
+
 use glam::{DVec2, DVec3};
 use rayon::prelude::*;
 
 use crate::camera::{Camera, Projector};
-use crate::image::{Integral, Mask};
+use crate::image::{Integral, Mask, Window};
 
 /// One calibrated silhouette.
 pub struct View<'a> {
     /// The camera.
     pub camera: &'a Camera,
-    /// The subject's mask in that camera.
-    pub mask: &'a Mask,
+    /// The subject's silhouette in that camera: its pixels in a box, clear outside it.
+    pub silhouette: Cow<'a, Window<bool>>,
+    /// The silhouette's image size.
+    pub size: (u32, u32),
     integral: Integral,
     projector: Projector,
 }
 
 impl<'a> View<'a> {
-    /// Prepares a view (builds its summed-area table).
-    pub fn new(camera: &'a Camera, mask: &'a Mask) -> Self {
+    /// Prepares a view of a mask (keeps the box around its set pixels, builds its
+    /// summed-area table).
+    pub fn new(camera: &'a Camera, mask: &Mask) -> Self {
+        Self::with(
+            camera,
+            Cow::Owned(Window::around(mask)),
+            (mask.width, mask.height),
+        )
+    }
+
+    /// Prepares a view of a silhouette given as a window of the camera's image.
+    pub fn windowed(camera: &'a Camera, silhouette: &'a Window<bool>) -> Self {
+        Self::with(
+            camera,
+            Cow::Borrowed(silhouette),
+            (camera.width, camera.height),
+        )
+    }
+
+    fn with(camera: &'a Camera, silhouette: Cow<'a, Window<bool>>, size: (u32, u32)) -> Self {
         View {
             camera,
-            mask,
-            integral: mask.integral(),
+            integral: silhouette.integral(size.0, size.1),
+            silhouette,
+            size,
             projector: camera.projector(),
         }
     }
@@ -314,9 +337,10 @@ impl Carver<'_, '_> {
             }
             seen += 1;
             let (px, py) = (round(p.x) as u32, round(p.y) as u32);
+            let (w, h) = view.size;
             if !view
-                .mask
-                .get(px.min(view.mask.width - 1), py.min(view.mask.height - 1))
+                .silhouette
+                .get(px.min(w - 1) as usize, py.min(h - 1) as usize)
             {
                 misses += 1;
                 if misses > self.tolerance {
@@ -344,7 +368,7 @@ fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
         min = min.min(p);
         max = max.max(p);
     }
-    let (w, h) = (i64::from(view.mask.width), i64::from(view.mask.height));
+    let (w, h) = (i64::from(view.size.0), i64::from(view.size.1));
     // A corner just in front of the camera projects far away; keep the integers sane.
     let limit = DVec2::splat(1e9);
     let (min, max) = (min.clamp(-limit, limit), max.clamp(-limit, limit));

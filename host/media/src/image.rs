@@ -189,25 +189,29 @@ impl Mask {
     /// rectangle is counted in four reads.
     pub fn integral(&self) -> Integral {
         let (w, h) = (self.width as usize, self.height as usize);
-        let [x0, y0, x1, y1] = self.set_box([0, 0, w, h]).unwrap_or([0; 4]);
-        let (rw, rh) = (x1 - x0, y1 - y0);
-        let mut sums = vec![0u32; (rw + 1) * (rh + 1)];
-        for y in 0..rh {
-            let pixels = &self.data[(y0 + y) * w + x0..(y0 + y) * w + x1];
-            let (above, below) = sums.split_at_mut((y + 1) * (rw + 1));
-            let above = &above[y * (rw + 1) + 1..];
-            let mut row = 0u32;
-            for ((out, up), v) in below[1..=rw].iter_mut().zip(above).zip(pixels) {
-                row += u32::from(*v);
-                *out = up + row;
-            }
+        let region = self.set_box([0, 0, w, h]).unwrap_or([0; 4]);
+        let [x0, _, x1, _] = region;
+        Integral::over(region, (self.width, self.height), |y| {
+            &self.data[y * w + x0..y * w + x1]
+        })
+    }
+}
+
+impl Window<bool> {
+    /// The pixels of `mask` in its box around the set pixels (an empty box if none is set).
+    pub fn around(mask: &Mask) -> Window<bool> {
+        let (w, h) = (mask.width as usize, mask.height as usize);
+        let bounds = mask.set_box([0, 0, w, h]).unwrap_or([0; 4]);
+        Window {
+            bounds,
+            values: mask.crop(bounds).data,
         }
-        Integral {
-            width: self.width,
-            height: self.height,
-            region: [x0 as i64, y0 as i64, x1 as i64, y1 as i64],
-            sums,
-        }
+    }
+
+    /// A summed-area table of the window in a `width` x `height` image (see
+    /// [`Mask::integral`]).
+    pub fn integral(&self, width: u32, height: u32) -> Integral {
+        Integral::over(self.bounds, (width, height), |y| self.row(y))
     }
 }
 
@@ -244,6 +248,33 @@ pub struct Integral {
 }
 
 impl Integral {
+    /// The table over `region` of a `width` x `height` image, whose rows `row(y)` gives.
+    fn over<'m>(
+        region: [usize; 4],
+        (width, height): (u32, u32),
+        row: impl Fn(usize) -> &'m [bool],
+    ) -> Integral {
+        let [x0, y0, x1, y1] = region;
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        let mut sums = vec![0u32; (rw + 1) * (rh + 1)];
+        for y in 0..rh {
+            let pixels = row(y0 + y);
+            let (above, below) = sums.split_at_mut((y + 1) * (rw + 1));
+            let above = &above[y * (rw + 1) + 1..];
+            let mut count = 0u32;
+            for ((out, up), v) in below[1..=rw].iter_mut().zip(above).zip(pixels) {
+                count += u32::from(*v);
+                *out = up + count;
+            }
+        }
+        Integral {
+            width,
+            height,
+            region: [x0 as i64, y0 as i64, x1 as i64, y1 as i64],
+            sums,
+        }
+    }
+
     /// Set pixels in the half-open rectangle `[x0, x1) x [y0, y1)`, clipped to the image,
     /// and the rectangle's area inside the image.
     pub fn count(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> (u32, u32) {

@@ -97,14 +97,15 @@ impl Matte {
     /// The mask with the unsure pixels and the edge pixels the athlete covers at least in
     /// part ([`EDGE`]): what the athlete may cover, for carving. (A voxel stays only where
     /// every view agrees, so carving errs on the side of the athlete.)
-    pub fn permissive(&self) -> Mask {
-        let mut out = Mask::empty(self.mask.width, self.mask.height);
-        // Outside the box matting tested, nothing is set.
+    /// Outside the box matting tested, `within`, nothing is set: the window covers it alone.
+    pub fn permissive(&self) -> Window<bool> {
+        let mut out = Window::zeros(self.within);
         let w = self.mask.width as usize;
         let [x0, y0, x1, y1] = self.within;
         for y in y0..y1 {
             let row = y * w + x0..y * w + x1;
-            for (((o, m), u), a) in out.data[row.clone()]
+            for (((o, m), u), a) in out
+                .row_mut(y)
                 .iter_mut()
                 .zip(&self.mask.data[row.clone()])
                 .zip(&self.unsure.data[row])
@@ -1085,28 +1086,32 @@ fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
     out
 }
 
-/// Views of the cameras in use (`live`), each with its mask.
-pub fn live_views<'a>(cameras: &'a [Camera], masks: &'a [Mask], live: &[bool]) -> Vec<View<'a>> {
+/// Views of the cameras in use (`live`), each with its silhouette.
+pub fn live_views<'a>(
+    cameras: &'a [Camera],
+    silhouettes: &'a [Window<bool>],
+    live: &[bool],
+) -> Vec<View<'a>> {
     cameras
         .par_iter()
-        .zip(masks)
+        .zip(silhouettes)
         .zip(live)
         .filter(|(_, live)| **live)
-        .map(|((c, m), _)| View::new(c, m))
+        .map(|((c, s), _)| View::windowed(c, s))
         .collect()
 }
 
 /// Carves a frame's hull from every live camera's permissive mask (sure and unsure pixels),
 /// then settles each matte's unsure pixels against it ([`Matte::confirm`]). Returns the hull
-/// and the masks it was carved from.
+/// and the silhouettes it was carved from.
 pub fn settle(
     cameras: &[Camera],
     mattes: &mut [Matte],
     live: &[bool],
     bounds: Bounds,
     carving: Carving,
-) -> (Hull, Vec<Mask>) {
-    let permissive: Vec<Mask> = mattes.par_iter().map(Matte::permissive).collect();
+) -> (Hull, Vec<Window<bool>>) {
+    let permissive: Vec<Window<bool>> = mattes.par_iter().map(Matte::permissive).collect();
     let views = live_views(cameras, &permissive, live);
     let carving = Carving {
         min_views: carving.min_views.min(views.len() as u32).max(2),
