@@ -564,64 +564,41 @@ impl Hull {
     /// passes through (every voxel it crosses is visited in order, by Amanatides and Woo's
     /// traversal).
     pub fn first_hit(&self, origin: DVec3, direction: DVec3) -> Option<DVec3> {
-        // Where the ray enters and leaves the grid's box (the slab method).
-        let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
-        for k in 0..3 {
-            let (o, d) = (origin[k], direction[k]);
-            let (lo, hi) = (self.bounds.min[k], self.bounds.max[k]);
-            if d.abs() < 1e-12 {
-                if o < lo || o > hi {
-                    return None;
-                }
-                continue;
-            }
-            let (a, b) = ((lo - o) / d, (hi - o) / d);
-            enter = enter.max(a.min(b));
-            leave = leave.min(a.max(b));
-        }
-        if enter > leave {
-            return None;
-        }
-        let voxel = self.voxel_size();
         let n = i64::from(self.resolution);
-        let entry = (origin + direction * enter - self.bounds.min) / voxel;
-        let mut cell = [0, 1, 2].map(|k| (entry[k].floor() as i64).clamp(0, n - 1));
-        // Per axis: the step between cells, the ray parameter of the next cell boundary, and
-        // the parameter between boundaries.
-        let mut step = [0i64; 3];
-        let mut next = [f64::INFINITY; 3];
-        let mut delta = [f64::INFINITY; 3];
-        for k in 0..3 {
-            let d = direction[k];
-            if d.abs() < 1e-12 {
-                continue;
+        let voxel = self.voxel_size();
+        traverse(
+            origin,
+            direction,
+            self.bounds.min,
+            voxel,
+            [0; 3],
+            [n; 3],
+            |c| self.get(c[0], c[1], c[2]).then(|| self.cell_center(c)),
+        )
+    }
+
+    /// The hull for many rays: [`HullRays::first_hit`] crosses empty space a block of voxels
+    /// at a time.
+    pub fn rays(&self) -> HullRays<'_> {
+        let n = self.resolution as usize;
+        let b = n.div_ceil(RAY_BLOCK);
+        let mut blocks = vec![false; b * b * b];
+        for z in 0..n {
+            for y in 0..n {
+                let row = &self.occupied[n * (y + n * z)..n * (y + n * z) + n];
+                for (bx, chunk) in row.chunks(RAY_BLOCK).enumerate() {
+                    if chunk.contains(&true) {
+                        blocks[bx + b * (y / RAY_BLOCK + b * (z / RAY_BLOCK))] = true;
+                    }
+                }
             }
-            step[k] = if d > 0.0 { 1 } else { -1 };
-            let boundary = cell[k] + i64::from(d > 0.0);
-            next[k] = (self.bounds.min[k] + boundary as f64 * voxel[k] - origin[k]) / d;
-            delta[k] = voxel[k] / d.abs();
         }
-        loop {
-            if self.get(cell[0], cell[1], cell[2]) {
-                let corner = DVec3::new(cell[0] as f64, cell[1] as f64, cell[2] as f64);
-                return Some(self.bounds.min + voxel * (corner + 0.5));
-            }
-            let axis = if next[0] <= next[1] && next[0] <= next[2] {
-                0
-            } else if next[1] <= next[2] {
-                1
-            } else {
-                2
-            };
-            if next[axis] > leave {
-                return None;
-            }
-            cell[axis] += step[axis];
-            if cell[axis] < 0 || cell[axis] >= n {
-                return None;
-            }
-            next[axis] += delta[axis];
-        }
+        HullRays { hull: self, blocks }
+    }
+
+    /// The centre of voxel `(x, y, z)`.
+    fn cell_center(&self, [x, y, z]: [i64; 3]) -> DVec3 {
+        self.bounds.min + self.voxel_size() * (DVec3::new(x as f64, y as f64, z as f64) + 0.5)
     }
 
     /// The centre of voxel `index` (as stored in a [`DepthMap`]).
@@ -631,6 +608,117 @@ impl Hull {
         self.bounds.min
             + self.voxel_size()
                 * (DVec3::new((i % n) as f64, ((i / n) % n) as f64, (i / (n * n)) as f64) + 0.5)
+    }
+}
+
+/// Voxels per axis of a block [`HullRays`] skips at once when it is empty.
+const RAY_BLOCK: usize = 8;
+
+/// A hull prepared for many rays (see [`Hull::rays`]).
+pub struct HullRays<'h> {
+    hull: &'h Hull,
+    /// Per block of [`RAY_BLOCK`]³ voxels, whether any is occupied.
+    blocks: Vec<bool>,
+}
+
+impl HullRays<'_> {
+    /// [`Hull::first_hit`], crossing empty blocks whole.
+    pub fn first_hit(&self, origin: DVec3, direction: DVec3) -> Option<DVec3> {
+        let hull = self.hull;
+        let n = i64::from(hull.resolution);
+        let k = RAY_BLOCK as i64;
+        let b = (n + k - 1) / k;
+        let voxel = hull.voxel_size();
+        traverse(
+            origin,
+            direction,
+            hull.bounds.min,
+            voxel * k as f64,
+            [0; 3],
+            [b; 3],
+            |c| {
+                if !self.blocks[(c[0] + b * (c[1] + b * c[2])) as usize] {
+                    return None;
+                }
+                let lo = c.map(|v| v * k);
+                let hi = lo.map(|v| (v + k).min(n));
+                traverse(origin, direction, hull.bounds.min, voxel, lo, hi, |v| {
+                    hull.get(v[0], v[1], v[2]).then(|| hull.cell_center(v))
+                })
+            },
+        )
+    }
+}
+
+/// Amanatides and Woo's traversal of the cells `lo..hi` (per axis) of a grid with its corner
+/// at `min` and cells of `cell`: `visit` is called on every cell the ray from `origin` along
+/// `direction` crosses, in order, until it returns something.
+fn traverse<T>(
+    origin: DVec3,
+    direction: DVec3,
+    min: DVec3,
+    cell: DVec3,
+    lo: [i64; 3],
+    hi: [i64; 3],
+    mut visit: impl FnMut([i64; 3]) -> Option<T>,
+) -> Option<T> {
+    // Where the ray enters and leaves the cells' box (the slab method).
+    let (mut enter, mut leave) = (0.0f64, f64::INFINITY);
+    for k in 0..3 {
+        let (o, d) = (origin[k], direction[k]);
+        let (a, b) = (
+            min[k] + lo[k] as f64 * cell[k],
+            min[k] + hi[k] as f64 * cell[k],
+        );
+        if d.abs() < 1e-12 {
+            if o < a || o > b {
+                return None;
+            }
+            continue;
+        }
+        let (a, b) = ((a - o) / d, (b - o) / d);
+        enter = enter.max(a.min(b));
+        leave = leave.min(a.max(b));
+    }
+    if enter > leave {
+        return None;
+    }
+    let entry = (origin + direction * enter - min) / cell;
+    let mut at = [0, 1, 2].map(|k| (entry[k].floor() as i64).clamp(lo[k], hi[k] - 1));
+    // Per axis: the step between cells, the ray parameter of the next cell boundary, and
+    // the parameter between boundaries.
+    let mut step = [0i64; 3];
+    let mut next = [f64::INFINITY; 3];
+    let mut delta = [f64::INFINITY; 3];
+    for k in 0..3 {
+        let d = direction[k];
+        if d.abs() < 1e-12 {
+            continue;
+        }
+        step[k] = if d > 0.0 { 1 } else { -1 };
+        let boundary = at[k] + i64::from(d > 0.0);
+        next[k] = (min[k] + boundary as f64 * cell[k] - origin[k]) / d;
+        delta[k] = cell[k] / d.abs();
+    }
+    loop {
+        if let Some(found) = visit(at) {
+            return Some(found);
+        }
+        let axis = if next[0] <= next[1] && next[0] <= next[2] {
+            0
+        } else if next[1] <= next[2] {
+            1
+        } else {
+            2
+        };
+        if next[axis] > leave {
+            return None;
+        }
+        at[axis] += step[axis];
+        if at[axis] < lo[axis] || at[axis] >= hi[axis] {
+            return None;
+        }
+        next[axis] += delta[axis];
     }
 }
 
@@ -892,6 +980,11 @@ mod tests {
                 hull.meets(origin, direction),
                 expected,
                 "{origin} {direction}"
+            );
+            assert_eq!(
+                hull.rays().first_hit(origin, direction),
+                hull.first_hit(origin, direction),
+                "by blocks: {origin} {direction}"
             );
             if expected { hits += 1 } else { misses += 1 }
         }

@@ -6,7 +6,7 @@
 use glam::{DVec2, DVec3};
 
 use crate::camera::{Camera, Projector};
-use crate::hull::{self, Bounds, Carving, Hull, View};
+use crate::hull::{self, Bounds, Carving, Hull, HullRays, View};
 use crate::image::{Mask, RgbImage, Window, luma};
 use rayon::prelude::*;
 
@@ -129,7 +129,7 @@ impl Matte {
     pub fn confirm(
         &mut self,
         camera: &Camera,
-        hull: &Hull,
+        hull: &HullRays<'_>,
         anchors: &[(&Projector, &Window<bool>)],
     ) {
         let rays = camera.rays();
@@ -1131,6 +1131,7 @@ pub fn settle(
         })
         .collect();
     let projectors: Vec<Projector> = cameras.iter().map(Camera::projector).collect();
+    let rays = hull.rays();
     mattes
         .par_iter_mut()
         .zip(cameras)
@@ -1140,7 +1141,7 @@ pub fn settle(
                 .filter(|j| *j != k && live[*j])
                 .map(|j| (&projectors[j], &sure[j]))
                 .collect();
-            matte.confirm(camera, &hull, &anchors)
+            matte.confirm(camera, &rays, &anchors)
         });
     (hull, permissive)
 }
