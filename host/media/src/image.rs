@@ -111,18 +111,6 @@ impl<T: Copy + Default> Window<T> {
         &self.values[(y - y0) * w..(y - y0 + 1) * w]
     }
 
-    /// The values over a whole `width`-pixel-wide, `height`-row image, row-major.
-    pub fn to_image(&self, width: usize, height: usize) -> Vec<T> {
-        let mut out = vec![T::default(); width * height];
-        let [x0, y0, x1, y1] = self.bounds;
-        for y in y0..y1.min(height) {
-            let row = self.row(y);
-            let n = x1.min(width).saturating_sub(x0);
-            out[y * width + x0..y * width + x0 + n].copy_from_slice(&row[..n]);
-        }
-        out
-    }
-
     #[inline]
     fn index(&self, x: usize, y: usize) -> Option<usize> {
         let [x0, y0, x1, y1] = self.bounds;

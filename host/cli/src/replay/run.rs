@@ -26,7 +26,7 @@ use piste_media::mesh::Mesh;
 use piste_media::render::slice::{self, Phase};
 use piste_media::render::slowmo::{self, Layer};
 use piste_media::render::view::{Source, Synthesis};
-use piste_media::{Camera, Mask, RgbImage, calib, metrics};
+use piste_media::{Camera, Mask, RgbImage, Window, calib, metrics};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -339,13 +339,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
             })
             .collect()
     })?;
-    let matte_frame = |i: usize| -> Result<Vec<(RgbImage, Matte)>> {
+    // Each camera's frame, its matte and what tells a live signal, read in parallel.
+    let matte_frame = |i: usize| -> Result<Vec<(RgbImage, Matte, Signal)>> {
         (0..n_cams)
             .into_par_iter()
             .map(|c| {
                 let frame = clip.frame(c, i)?;
                 let matte = backgrounds[c].matte(&frame, &config);
-                Ok((frame, matte))
+                let signal = Signal::of(&frame);
+                Ok((frame, matte, signal))
             })
             .collect()
     };
@@ -367,10 +369,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for i in meta.lead_in..meta.frames {
         let t = Instant::now();
-        let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(i)?.into_iter().unzip();
-        matting_time += t.elapsed();
-        for (c, frame) in frames.iter().enumerate() {
-            if let Some(warning) = health.check(c, i, frame) {
+        let (mut frames, mut mattes) = (Vec::new(), Vec::new());
+        for (c, (frame, matte, signal)) in matte_frame(i)?.into_iter().enumerate() {
+            frames.push(frame);
+            mattes.push(matte);
+            if let Some(warning) = health.check(c, i, signal) {
                 progress.suspend(|| {
                     eprintln!(
                         "warning: camera {}: {warning}; left out of the hulls",
@@ -379,6 +382,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 });
             }
         }
+        matting_time += t.elapsed();
         let t = Instant::now();
         let seen = shake.track(&clip.cameras, &mattes);
         let (frame_hull, permissive) =
@@ -422,10 +426,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .zip(mattes)
             .next()
             .expect("at least two cameras");
-        let alpha = matte
-            .alpha
-            .to_image(frame.width as usize, frame.height as usize);
-        slice_frames.push((i, frame, alpha));
+        slice_frames.push((i, frame, matte.alpha));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -478,8 +479,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // camera's), then carved finely.
     let (key_frames, key_mattes, key_cameras, key_hull) =
         timings.time("key instant hull", || {
-            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) =
-                matte_frame(key)?.into_iter().unzip();
+            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(key)?
+                .into_iter()
+                .map(|(frame, matte, _)| (frame, matte))
+                .unzip();
             let cameras = shake.cameras(&clip.cameras, &mattes);
             let (hull, _) = matting::settle(
                 &cameras,
@@ -709,19 +712,17 @@ impl Health {
         }
     }
 
-    /// Checks camera `c`'s frame `index`; a warning the first time it is left out.
-    fn check(&mut self, c: usize, index: usize, frame: &RgbImage) -> Option<String> {
-        let reason = if is_black(frame) {
+    /// Checks camera `c`'s frame `index` by its signal; a warning the first time the camera
+    /// is left out.
+    fn check(&mut self, c: usize, index: usize, signal: Signal) -> Option<String> {
+        let reason = if signal.black {
             Some("black")
-        } else if self.previous[c]
-            .as_ref()
-            .is_some_and(|p| p.iter().copied().eq(frame.data.iter().copied().step_by(61)))
-        {
+        } else if self.previous[c].as_ref() == Some(&signal.sample) {
             Some("frozen")
         } else {
             None
         };
-        self.previous[c] = Some(frame.data.iter().copied().step_by(61).collect());
+        self.previous[c] = Some(signal.sample);
         self.live[c] = reason.is_none();
         let reason = reason?;
         match &mut self.left_out[c] {
@@ -749,9 +750,20 @@ impl Health {
     }
 }
 
-/// Whether a frame is black: its brightest sampled pixel is below 16 of 255.
-fn is_black(frame: &RgbImage) -> bool {
-    frame.data.iter().step_by(97).all(|v| *v < 16)
+/// What tells a camera's frame from no signal: whether it is black (its brightest sampled
+/// pixel is below 16 of 255), and every 61st byte, which a frozen camera repeats.
+struct Signal {
+    black: bool,
+    sample: Vec<u8>,
+}
+
+impl Signal {
+    fn of(frame: &RgbImage) -> Signal {
+        Signal {
+            black: frame.data.iter().step_by(97).all(|v| *v < 16),
+            sample: frame.data.iter().copied().step_by(61).collect(),
+        }
+    }
 }
 
 /// Slow motion of `camera` (the slice's camera, whose frames and alphas `frames` holds):
@@ -760,7 +772,7 @@ fn is_black(frame: &RgbImage) -> bool {
 fn slow_motion<'a>(
     camera: &Camera,
     plate: &'a RgbImage,
-    frames: &'a [(usize, RgbImage, Vec<f32>)],
+    frames: &'a [(usize, RgbImage, Window<f32>)],
     shapes: &[(usize, Shape)],
     kinematics: &Kinematics,
     fps: f64,

@@ -1,15 +1,15 @@
 //! The spacetime slice: one image showing the phases of a movement, each matted athlete
 //! composited over one camera's clean background, earlier phases optionally faded.
 
-use crate::image::RgbImage;
+use crate::image::{RgbImage, Window};
 use crate::kinematics::Kinematics;
 
-/// One phase to draw: the camera's frame and its matte (alpha 0..1, row-major).
+/// One phase to draw: the camera's frame and its matte (alpha 0..1 over a window).
 pub struct Phase<'a> {
     /// The frame.
     pub frame: &'a RgbImage,
     /// The athlete's alpha in that frame.
-    pub alpha: &'a [f32],
+    pub alpha: &'a Window<f32>,
 }
 
 /// Composites phases in order over `background`. With `fade` > 0, phase `i` of `k` is drawn
@@ -29,8 +29,11 @@ pub fn composite(background: &RgbImage, phases: &[Phase<'_>], fade: f32) -> RgbI
             0.0
         };
         let opacity = (1.0 - fade.clamp(0.0, 1.0) * age).clamp(0.0, 1.0);
-        for (i, a) in phase.alpha.iter().enumerate() {
-            let a = a * opacity;
+        let [x0, y0, x1, y1] = phase.alpha.bounds;
+        let w = background.width as usize;
+        let pixels = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (y * w + x, (x, y))));
+        for (i, (x, y)) in pixels {
+            let a = phase.alpha.get(x, y) * opacity;
             if a <= 0.0 {
                 continue;
             }
@@ -110,8 +113,14 @@ mod tests {
     fn the_last_phase_is_solid_and_earlier_ones_fade() {
         let background = RgbImage::new(2, 1, vec![0; 6]).unwrap();
         let white = RgbImage::new(2, 1, vec![200; 6]).unwrap();
-        let first = [1.0, 0.0];
-        let last = [0.0, 1.0];
+        let first = Window {
+            bounds: [0, 0, 2, 1],
+            values: vec![1.0, 0.0],
+        };
+        let last = Window {
+            bounds: [1, 0, 2, 1],
+            values: vec![1.0],
+        };
         let out = composite(
             &background,
             &[

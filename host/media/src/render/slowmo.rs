@@ -6,15 +6,15 @@
 use glam::DVec2;
 use rayon::prelude::*;
 
-use crate::image::RgbImage;
+use crate::image::{RgbImage, Window};
 
-/// One real frame: the picture, the athlete's alpha (0..1, row-major) and where the athlete
-/// is in the image (its centroid projected).
+/// One real frame: the picture, the athlete's alpha (0..1 over a window) and where the
+/// athlete is in the image (its centroid projected).
 pub struct Layer<'a> {
     /// The frame.
     pub frame: &'a RgbImage,
     /// The athlete's alpha.
-    pub alpha: &'a [f32],
+    pub alpha: &'a Window<f32>,
     /// The athlete's position, in pixels.
     pub at: DVec2,
     /// The box (x0, y0, x1, y1) of the non-zero alpha; `None` if it is empty.
@@ -23,11 +23,12 @@ pub struct Layer<'a> {
 
 impl<'a> Layer<'a> {
     /// A layer; finds where its alpha is non-zero once, for every frame it enters.
-    pub fn new(frame: &'a RgbImage, alpha: &'a [f32], at: DVec2) -> Self {
-        let w = frame.width as usize;
+    pub fn new(frame: &'a RgbImage, alpha: &'a Window<f32>, at: DVec2) -> Self {
+        let [bx0, _, bx1, _] = alpha.bounds;
+        let w = bx1.saturating_sub(bx0).max(1);
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-        for (i, _) in alpha.iter().enumerate().filter(|(_, a)| **a > 0.0) {
-            let (x, y) = (i % w, i / w);
+        for (i, _) in alpha.values.iter().enumerate().filter(|(_, a)| **a > 0.0) {
+            let (x, y) = (alpha.bounds[0] + i % w, alpha.bounds[1] + i / w);
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
         }
         Layer {
@@ -48,7 +49,6 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
             (plate.width, plate.height),
             "frame and plate sizes differ"
         );
-        assert_eq!(layer.alpha.len(), w * h, "alpha and plate sizes differ");
     }
     let tau = tau.clamp(0.0, 1.0);
     let here = a.at + (b.at - a.at) * f64::from(tau);
@@ -61,7 +61,10 @@ pub fn between(plate: &RgbImage, a: &Layer<'_>, b: &Layer<'_>, tau: f32) -> RgbI
         for x in 0..w {
             let i = y * w + x;
             // The scene behind: the frames where their athlete does not hide it.
-            let (ka, kb) = ((1.0 - tau) * (1.0 - a.alpha[i]), tau * (1.0 - b.alpha[i]));
+            let (ka, kb) = (
+                (1.0 - tau) * (1.0 - a.alpha.get(x, y)),
+                tau * (1.0 - b.alpha.get(x, y)),
+            );
             const PLATE: f32 = 1e-3;
             let inverse = 1.0 / (ka + kb + PLATE);
             // The athlete: both layers moved into place, blended by time.
@@ -131,7 +134,7 @@ fn sample(layer: &Layer<'_>, x: f64, y: f64) -> ([f32; 3], f32) {
             continue;
         }
         let i = (yy * w + xx) as usize;
-        let a = layer.alpha[i] * k;
+        let a = layer.alpha.get(xx as usize, yy as usize) * k;
         if a > 0.0 {
             alpha += a;
             for (sum, v) in colour.iter_mut().zip(&layer.frame.data[i * 3..i * 3 + 3]) {
@@ -150,7 +153,7 @@ mod tests {
     use super::*;
 
     /// A textured plate with a red 10x10 athlete at `(x, 20)`, and its alpha.
-    fn shot(x: usize) -> (RgbImage, Vec<f32>) {
+    fn shot(x: usize) -> (RgbImage, Window<f32>) {
         let (w, h) = (80usize, 50usize);
         let mut data = Vec::with_capacity(w * h * 3);
         let mut alpha = vec![0f32; w * h];
@@ -165,6 +168,10 @@ mod tests {
                 }
             }
         }
+        let alpha = Window {
+            bounds: [0, 0, w, h],
+            values: alpha,
+        };
         (RgbImage::new(w as u32, h as u32, data).unwrap(), alpha)
     }
 
