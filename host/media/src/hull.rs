@@ -479,7 +479,7 @@ impl Hull {
         let (eye, half) = (camera.center(), voxel * 0.5);
         // Per voxel drawn: the pixel (row-major index), the depth, the voxel; and the window
         // of the pixels drawn.
-        let slabs: Vec<(Vec<(u32, f32, u32)>, [u32; 4])> = surface
+        let slabs: Vec<(Hits, [u32; 4])> = surface
             .voxels
             .par_chunks(4096)
             .zip(surface.open.par_chunks(4096))
@@ -721,6 +721,10 @@ fn traverse<T>(
         next[axis] += delta[axis];
     }
 }
+
+/// The voxels a depth map draws: per pixel drawn, its row-major index, the depth and the
+/// voxel.
+type Hits = Vec<(u32, f32, u32)>;
 
 /// A hull's surface (see [`Hull::surface`]).
 #[derive(Debug, Clone, Default)]
