@@ -731,7 +731,13 @@ impl Background {
     fn motion(&self, frame: &RgbImage, max_shift: i32) -> Motion {
         let rough = self.gain(frame, (0, 0));
         let shift = self.register(frame, max_shift, rough);
-        let gain = self.gain(frame, (shift.0.round() as i32, shift.1.round() as i32));
+        let whole = (shift.0.round() as i32, shift.1.round() as i32);
+        // (Less than half a pixel of shake: the aligned pixels are the ones measured.)
+        let gain = if whole == (0, 0) {
+            rough
+        } else {
+            self.gain(frame, whole)
+        };
         Motion { gain, shift }
     }
 
