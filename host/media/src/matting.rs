@@ -1659,6 +1659,31 @@ mod tests {
     }
 
     #[test]
+    fn the_box_mean_averages_the_neighbours_that_exist() {
+        for (w, h) in [(1, 1), (2, 1), (1, 3), (3, 2), (5, 4), (7, 7)] {
+            let values: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32 * 1.5).collect();
+            let out = box3(&values, w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    let (mut sum, mut count) = (0.0, 0);
+                    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+                        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+                            sum += values[yy * w + xx];
+                            count += 1;
+                        }
+                    }
+                    let want = sum / count as f32;
+                    let got = out[y * w + x];
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "{w}x{h} ({x}, {y}): {got} {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn spread_sets_the_square_around_each_set_cell() {
         let (w, h) = (9, 6);
         let mut set = vec![false; w * h];
