@@ -399,6 +399,23 @@ impl Hull {
         (self.bounds.max - self.bounds.min) / f64::from(self.resolution)
     }
 
+    /// The occupied voxels' indices (`x + n (y + n z)`), in that order; the grid is scanned
+    /// a slab at a time in parallel.
+    pub fn occupied_indices(&self) -> Vec<u32> {
+        let slab = (self.resolution as usize).pow(2);
+        self.occupied
+            .par_chunks(slab)
+            .enumerate()
+            .flat_map_iter(|(z, cells)| {
+                cells
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v)
+                    .map(move |(i, _)| (z * slab + i) as u32)
+            })
+            .collect()
+    }
+
     /// How many voxels are occupied.
     pub fn count(&self) -> usize {
         self.occupied.iter().filter(|v| **v).count()
@@ -583,15 +600,10 @@ impl Hull {
         let n = self.resolution as usize;
         let b = n.div_ceil(RAY_BLOCK);
         let mut blocks = vec![false; b * b * b];
-        for z in 0..n {
-            for y in 0..n {
-                let row = &self.occupied[n * (y + n * z)..n * (y + n * z) + n];
-                for (bx, chunk) in row.chunks(RAY_BLOCK).enumerate() {
-                    if chunk.contains(&true) {
-                        blocks[bx + b * (y / RAY_BLOCK + b * (z / RAY_BLOCK))] = true;
-                    }
-                }
-            }
+        for i in self.occupied_indices() {
+            let i = i as usize;
+            let (x, y, z) = (i % n, i / n % n, i / (n * n));
+            blocks[x / RAY_BLOCK + b * (y / RAY_BLOCK + b * (z / RAY_BLOCK))] = true;
         }
         HullRays { hull: self, blocks }
     }

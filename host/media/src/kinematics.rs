@@ -34,22 +34,14 @@ impl Shape {
         let origin = hull.bounds.min + voxel * 0.5;
         let (mut sum, mut count) = (DVec3::ZERO, 0usize);
         let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);
-        // The occupied voxels' centres in index order, row by row (rows of a venue's hull
-        // are mostly empty).
+        // The occupied voxels' centres in index order.
+        let occupied = hull.occupied_indices();
         let points = || {
-            hull.occupied
-                .chunks_exact(n)
-                .enumerate()
-                .flat_map(move |(row, cells)| {
-                    let (y, z) = (row % n, row / n);
-                    cells
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, v)| **v)
-                        .map(move |(x, _)| {
-                            origin + voxel * DVec3::new(x as f64, y as f64, z as f64)
-                        })
-                })
+            occupied.iter().map(|&i| {
+                let i = i as usize;
+                let (x, y, z) = (i % n, i / n % n, i / (n * n));
+                origin + voxel * DVec3::new(x as f64, y as f64, z as f64)
+            })
         };
         for p in points() {
             sum += p;
