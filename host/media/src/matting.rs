@@ -193,12 +193,12 @@ impl Matte {
 pub struct Background {
     width: u32,
     height: u32,
-    mean: Vec<[f32; 3]>,
-    sigma: Vec<f32>,
-    /// The mean and deviation over each pixel's 3x3 neighbourhood, for the pooled test
+    /// Per pixel, the mean colour and the noise deviation, side by side so that a tap reads
+    /// both in one load.
+    colour: Vec<[f32; 4]>,
+    /// The same over each pixel's 3x3 neighbourhood, for the pooled test
     /// ([`Background::plain_over_nine`]).
-    pooled: Vec<[f32; 3]>,
-    pooled_sigma: Vec<f32>,
+    pooled: Vec<[f32; 4]>,
     luma: Vec<f32>,
     /// Where registration samples the frame ([`textured`]).
     textured: Vec<(u32, u32)>,
@@ -321,10 +321,8 @@ impl Background {
         Background {
             width: w,
             height: h,
-            mean: Vec::new(),
-            sigma: Vec::new(),
+            colour: Vec::new(),
             pooled: Vec::new(),
-            pooled_sigma: Vec::new(),
             textured: textured(&luma, w as usize, h as usize, max_shift),
             luma,
         }
@@ -442,16 +440,26 @@ impl Background {
             box3(&plane, w, h)
         });
         let pooled = (0..w * h)
-            .map(|i| [channels[0][i], channels[1][i], channels[2][i]])
+            .map(|i| {
+                [
+                    channels[0][i],
+                    channels[1][i],
+                    channels[2][i],
+                    pooled_sigma[i],
+                ]
+            })
             .collect();
         let luma: Vec<f32> = mean.iter().map(|m| luma(*m)).collect();
+        let colour = mean
+            .iter()
+            .zip(&sigma)
+            .map(|(m, s)| [m[0], m[1], m[2], *s])
+            .collect();
         Background {
             width: w as u32,
             height: h as u32,
-            mean,
-            sigma,
+            colour,
             pooled,
-            pooled_sigma,
             textured: textured(&luma, w, h, max_shift),
             luma,
         }
@@ -460,9 +468,9 @@ impl Background {
     /// The learned background as an image (the clean plate).
     pub fn plate(&self) -> RgbImage {
         let data = self
-            .mean
+            .colour
             .iter()
-            .flat_map(|m| m.map(|v| v.round().clamp(0.0, 255.0) as u8))
+            .flat_map(|m| [m[0], m[1], m[2]].map(|v| v.round().clamp(0.0, 255.0) as u8))
             .collect();
         RgbImage::new(self.width, self.height, data).expect("plate of the background's size")
     }
@@ -595,7 +603,7 @@ impl Background {
         let change = |i: usize| {
             let (x, y) = (i % w, i / w);
             let p = &frame.data[i * 3..i * 3 + 3];
-            let (bg, _) = self.at((&self.mean, &self.sigma), x, y, sampling.1);
+            let (bg, _) = self.at(&self.colour, x, y, sampling.1);
             [0, 1, 2].map(|c| f32::from(p[c]) * sampling.0 - bg[c])
         };
         let (mut alpha, raw) = coverage(&strength_of, &unsure, change);
@@ -647,7 +655,7 @@ impl Background {
             f32::from(frame.data[i + 1]) * inverse,
             f32::from(frame.data[i + 2]) * inverse,
         ];
-        let (bg, sigma) = self.at((&self.mean, &self.sigma), x, y, back);
+        let (bg, sigma) = self.at(&self.colour, x, y, back);
         score(
             pixel,
             bg,
@@ -687,7 +695,7 @@ impl Background {
             return false;
         }
         let pixel = sum.map(|v| v / count as f32 * inverse);
-        let (bg, sigma) = self.at((&self.pooled, &self.pooled_sigma), x, y, back);
+        let (bg, sigma) = self.at(&self.pooled, x, y, back);
         // A brightness change this faint is as likely the exposure gain's error.
         let brightness = Brightness::OnlyIfDark;
         let top = CLIPPED * inverse;
@@ -704,25 +712,20 @@ impl Background {
         }
     }
 
-    /// A colour (`mean`, bilinearly) at pixel `(x, y)` moved by `offset`, and the deviation
-    /// (`sigma`) of the nearest pixel; positions outside the image take the nearest edge.
-    fn at(
-        &self,
-        (mean, sigma): (&[[f32; 3]], &[f32]),
-        x: usize,
-        y: usize,
-        offset: Offset,
-    ) -> ([f32; 3], f32) {
+    /// The mean colour of `table` (bilinearly) at pixel `(x, y)` moved by `offset`, and the
+    /// deviation of the nearest pixel; positions outside the image take the nearest edge.
+    fn at(&self, table: &[[f32; 4]], x: usize, y: usize, offset: Offset) -> ([f32; 3], f32) {
         let taps = offset.taps(x, y, self.width as usize, self.height as usize);
-        let mut out = [0f32; 3];
+        // All four lanes, so the taps blend as one vector (the fourth is not used).
+        let mut out = [0f32; 4];
         for (i, k) in taps {
-            for (o, v) in out.iter_mut().zip(mean[i]) {
+            for (o, v) in out.iter_mut().zip(table[i]) {
                 *o += v * k;
             }
         }
         // The tap of the largest weight.
         let nearest = usize::from(offset.part.0 >= 0.5) + 2 * usize::from(offset.part.1 >= 0.5);
-        (out, sigma[taps[nearest].0])
+        ([out[0], out[1], out[2]], table[taps[nearest].0][3])
     }
 
     /// The frame's exposure gain and shake: the gain first (a median ratio barely feels a few
