@@ -295,6 +295,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_window_holds_its_box_and_reads_zero_outside() {
+        let mut window: Window<f32> = Window::zeros([2, 1, 5, 3]);
+        assert_eq!(window.values.len(), 6);
+        *window.get_mut(4, 2).expect("inside") = 0.5;
+        assert!(window.get_mut(5, 2).is_none() && window.get_mut(1, 1).is_none());
+        assert_eq!(window.get(4, 2), 0.5);
+        assert_eq!(window.get(0, 0), 0.0);
+        assert_eq!(window.get(9, 9), 0.0);
+        assert_eq!(window.row(2), &[0.0, 0.0, 0.5]);
+        assert!(Window::<bool>::zeros([3, 3, 3, 7]).values.is_empty());
+    }
+
+    #[test]
+    fn a_window_around_a_mask_counts_as_the_mask_does() {
+        let mut mask = Mask::empty(9, 7);
+        for (x, y) in [(2, 1), (3, 1), (3, 2), (6, 5)] {
+            mask.set(x, y, true);
+        }
+        let window = Window::around(&mask);
+        assert_eq!(window.bounds, [2, 1, 7, 6]);
+        let (a, b) = (mask.integral(), window.integral(9, 7));
+        for (x0, y0, x1, y1) in [(0, 0, 9, 7), (3, 1, 4, 3), (-4, -4, 3, 2), (6, 5, 20, 20)] {
+            assert_eq!(a.count(x0, y0, x1, y1), b.count(x0, y0, x1, y1));
+        }
+        assert_eq!(b.count(0, 0, 9, 7), (4, 63));
+        let empty = Window::around(&Mask::empty(4, 4));
+        assert_eq!(empty.integral(4, 4).count(0, 0, 4, 4), (0, 16));
+    }
+
+    #[test]
     fn the_integral_counts_rectangles() {
         let mut mask = Mask::empty(5, 4);
         for (x, y) in [(1, 1), (2, 1), (2, 2), (4, 3)] {
