@@ -494,3 +494,41 @@ fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 
     // Rounded (the cast saturates at 0 and 255).
     sum.map(|v| (v / weight + 0.5) as u8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lookup of one source at `at`.
+    fn one(source: usize, at: DVec2) -> Lookup {
+        Lookup {
+            count: 1,
+            source: [source, 0],
+            at: [at, DVec2::ZERO],
+            weight: [1.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn smooth_blocks_are_interpolated_and_seams_and_curves_computed_exactly() {
+        // An affine map, read from source 0 left of x = 40 and from source 1 right of it.
+        let seam = |x: f64, y: f64| one(usize::from(x >= 40.0), DVec2::new(2.0 * x + 1.0, 0.5 * y));
+        let lattice = Lattice::new(80, 48, &seam);
+        // Blocks of 16 pixels: the seam lies in the third column of blocks.
+        for (b, smooth) in lattice.smooth.iter().enumerate() {
+            assert_eq!(*smooth, b % 5 != 2, "block {b}");
+        }
+        for y in 0..48 {
+            for x in 0..80 {
+                let (got, want) = (lattice.at(x, y, &seam), seam(x as f64, y as f64));
+                assert_eq!(got.source, want.source, "({x}, {y})");
+                assert!(got.at[0].distance(want.at[0]) < 1e-9, "({x}, {y})");
+            }
+        }
+        // A map that bends by more than a quarter pixel across a block is computed exactly.
+        let curve = |x: f64, y: f64| one(0, DVec2::new(x * x / 20.0, y));
+        let lattice = Lattice::new(64, 16, &curve);
+        assert!(lattice.smooth.iter().all(|smooth| !smooth));
+        assert_eq!(lattice.at(37, 5, &curve), curve(37.0, 5.0));
+    }
+}
