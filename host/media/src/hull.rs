@@ -599,12 +599,23 @@ impl Hull {
     pub fn rays(&self) -> HullRays<'_> {
         let n = self.resolution as usize;
         let b = n.div_ceil(RAY_BLOCK);
-        let mut blocks = vec![false; b * b * b];
-        for i in self.occupied_indices() {
-            let i = i as usize;
-            let (x, y, z) = (i % n, i / n % n, i / (n * n));
-            blocks[x / RAY_BLOCK + b * (y / RAY_BLOCK + b * (z / RAY_BLOCK))] = true;
-        }
+        // A layer of blocks (RAY_BLOCK slices of the grid) at a time, in parallel.
+        let blocks = self
+            .occupied
+            .par_chunks(n * n * RAY_BLOCK)
+            .flat_map_iter(|slices| {
+                let mut layer = vec![false; b * b];
+                for (row, cells) in slices.chunks_exact(n).enumerate() {
+                    let y = row % n;
+                    for (bx, chunk) in cells.chunks(RAY_BLOCK).enumerate() {
+                        if chunk.contains(&true) {
+                            layer[bx + b * (y / RAY_BLOCK)] = true;
+                        }
+                    }
+                }
+                layer
+            })
+            .collect();
         HullRays { hull: self, blocks }
     }
 
