@@ -436,11 +436,9 @@ impl Hull {
     pub fn render_mask(&self, camera: &Camera) -> Mask {
         let depth = self.render_depth(camera);
         let mut mask = Mask::empty(camera.width, camera.height);
-        let [x0, y0, x1, _] = depth.window;
-        let w = camera.width as usize;
-        for (y, row) in (y0 as usize..).zip(depth.voxel.chunks_exact((x1 - x0).max(1) as usize)) {
-            for (m, v) in mask.data[y * w + x0 as usize..].iter_mut().zip(row) {
-                *m = *v != u32::MAX;
+        for ((x, y), (_, voxel)) in depth.nearest.pixels() {
+            if voxel != u32::MAX {
+                mask.set(x as u32, y as u32, true);
             }
         }
         mask
@@ -549,27 +547,23 @@ impl Hull {
                 ]
             })
             .filter(|w| w[0] < w[2])
-            .unwrap_or([0; 4]);
-        let (ww, wh) = (
-            (window[2] - window[0]) as usize,
-            (window[3] - window[1]) as usize,
-        );
-        let mut map = DepthMap {
-            width: camera.width,
-            height: camera.height,
-            window,
-            depth: vec![f32::INFINITY; ww * wh],
-            voxel: vec![u32::MAX; ww * wh],
-        };
+            .unwrap_or([0; 4])
+            .map(|v| v as usize);
+        let mut nearest = Window::filled(window, (f32::INFINITY, u32::MAX));
         for (i, depth, index) in slabs.into_iter().flat_map(|(hits, _)| hits) {
             let (px, py) = (i as usize % width, i as usize / width);
-            let i = (py - window[1] as usize) * ww + px - window[0] as usize;
-            if depth < map.depth[i] {
-                map.depth[i] = depth;
-                map.voxel[i] = index;
+            let seen = nearest
+                .get_mut(px, py)
+                .expect("a pixel drawn lies in the window");
+            if depth < seen.0 {
+                *seen = (depth, index);
             }
         }
-        map
+        DepthMap {
+            width: camera.width,
+            height: camera.height,
+            nearest,
+        }
     }
 
     /// Whether the ray from `origin` along `direction` passes through an occupied voxel.
@@ -786,37 +780,22 @@ pub struct DepthMap {
     pub width: u32,
     /// Height of the image in pixels.
     pub height: u32,
-    /// The pixels `[x0, y0, x1, y1)` the hull covers (empty where it covers none); outside
-    /// them it is not seen.
-    pub window: [u32; 4],
-    /// Per pixel of the window, row by row: camera-space depth of the nearest surface voxel;
-    /// infinite where the hull is not seen.
-    pub depth: Vec<f32>,
-    /// Per pixel of the window: that voxel's index (`x + n (y + n z)`), `u32::MAX` where the
-    /// hull is not seen.
-    pub voxel: Vec<u32>,
+    /// Over the window of pixels the hull covers (outside it the hull is not seen), per
+    /// pixel: the camera-space depth of the nearest surface voxel and that voxel's index
+    /// (`x + n (y + n z)`); infinity and `u32::MAX` where the hull is not seen.
+    pub nearest: Window<(f32, u32)>,
 }
 
 impl DepthMap {
     /// The depth at a (rounded) pixel position, infinite where the hull is not seen.
     pub fn depth_at(&self, x: f64, y: f64) -> f32 {
-        let [x0, y0, x1, y1] = self.window.map(i64::from);
         let (x, y) = (round(x), round(y));
-        if x < x0 || y < y0 || x >= x1 || y >= y1 {
+        if x < 0 || y < 0 {
             return f32::INFINITY;
         }
-        self.depth[((y - y0) * (x1 - x0) + x - x0) as usize]
-    }
-
-    /// Row `y` of the window's voxels, with the column of its first entry (empty outside the
-    /// window).
-    pub fn voxel_row(&self, y: usize) -> (usize, &[u32]) {
-        let [x0, y0, x1, y1] = self.window.map(|v| v as usize);
-        if y < y0 || y >= y1 {
-            return (x0, &[]);
-        }
-        let w = x1 - x0;
-        (x0, &self.voxel[(y - y0) * w..(y - y0 + 1) * w])
+        self.nearest
+            .at(x as usize, y as usize)
+            .map_or(f32::INFINITY, |(depth, _)| depth)
     }
 }
 

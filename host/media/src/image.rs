@@ -78,17 +78,28 @@ pub struct Window<T> {
 impl<T: Copy + Default> Window<T> {
     /// Zeros over `bounds` (an empty box holds nothing).
     pub fn zeros(bounds: [usize; 4]) -> Window<T> {
+        Window::filled(bounds, T::default())
+    }
+
+    /// `value` at every pixel of `bounds`.
+    pub fn filled(bounds: [usize; 4], value: T) -> Window<T> {
         let [x0, y0, x1, y1] = bounds;
         Window {
             bounds,
-            values: vec![T::default(); x1.saturating_sub(x0) * y1.saturating_sub(y0)],
+            values: vec![value; x1.saturating_sub(x0) * y1.saturating_sub(y0)],
         }
     }
 
     /// The value at `(x, y)`: zero outside the box.
     #[inline]
     pub fn get(&self, x: usize, y: usize) -> T {
-        self.index(x, y).map_or_else(T::default, |i| self.values[i])
+        self.at(x, y).unwrap_or_default()
+    }
+
+    /// The value at `(x, y)`, if it lies in the box.
+    #[inline]
+    pub fn at(&self, x: usize, y: usize) -> Option<T> {
+        self.index(x, y).map(|i| self.values[i])
     }
 
     /// The value at `(x, y)` to change, if it lies in the box.
@@ -106,9 +117,26 @@ impl<T: Copy + Default> Window<T> {
 
     /// Row `y` of the box (`y` inside it).
     pub fn row(&self, y: usize) -> &[T] {
-        let [x0, y0, x1, _] = self.bounds;
+        self.row_at(y).expect("a row of the window")
+    }
+
+    /// Row `y` of the box, if `y` lies in it.
+    pub fn row_at(&self, y: usize) -> Option<&[T]> {
+        let [x0, y0, x1, y1] = self.bounds;
         let w = x1 - x0;
-        &self.values[(y - y0) * w..(y - y0 + 1) * w]
+        (y0..y1)
+            .contains(&y)
+            .then(|| &self.values[(y - y0) * w..(y - y0 + 1) * w])
+    }
+
+    /// Every pixel of the box, row by row, with its value.
+    pub fn pixels(&self) -> impl Iterator<Item = ((usize, usize), T)> + '_ {
+        let [x0, y0, x1, _] = self.bounds;
+        let w = x1.saturating_sub(x0);
+        self.values
+            .iter()
+            .enumerate()
+            .map(move |(i, v)| ((x0 + i % w, y0 + i / w), *v))
     }
 
     #[inline]

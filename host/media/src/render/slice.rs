@@ -29,11 +29,9 @@ pub fn composite(background: &RgbImage, phases: &[Phase<'_>], fade: f32) -> RgbI
             0.0
         };
         let opacity = (1.0 - fade.clamp(0.0, 1.0) * age).clamp(0.0, 1.0);
-        let [x0, y0, x1, y1] = phase.alpha.bounds;
         let w = background.width as usize;
-        let pixels = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (y * w + x, (x, y))));
-        for (i, (x, y)) in pixels {
-            let a = phase.alpha.get(x, y) * opacity;
+        for ((x, y), a) in phase.alpha.pixels() {
+            let (i, a) = (y * w + x, a * opacity);
             if a <= 0.0 {
                 continue;
             }

@@ -24,11 +24,8 @@ pub struct Layer<'a> {
 impl<'a> Layer<'a> {
     /// A layer; finds where its alpha is non-zero once, for every frame it enters.
     pub fn new(frame: &'a RgbImage, alpha: &'a Window<f32>, at: DVec2) -> Self {
-        let [bx0, _, bx1, _] = alpha.bounds;
-        let w = bx1.saturating_sub(bx0).max(1);
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-        for (i, _) in alpha.values.iter().enumerate().filter(|(_, a)| **a > 0.0) {
-            let (x, y) = (alpha.bounds[0] + i % w, alpha.bounds[1] + i / w);
+        for ((x, y), _) in alpha.pixels().filter(|(_, a)| *a > 0.0) {
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
         }
         Layer {

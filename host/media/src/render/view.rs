@@ -195,8 +195,8 @@ impl<'a> Synthesis<'a> {
                 }
             }
             // The athlete, at every pixel.
-            let (x0, voxels) = depth.voxel_row(y);
-            for (x, &voxel) in (x0..).zip(voxels) {
+            let seen = depth.nearest.row_at(y).unwrap_or_default();
+            for (x, &(_, voxel)) in (depth.nearest.bounds[0]..).zip(seen) {
                 if voxel != u32::MAX {
                     row[x * 3..x * 3 + 3]
                         .copy_from_slice(&self.surface(self.hull.voxel_center(voxel), origin));
