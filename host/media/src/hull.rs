@@ -620,11 +620,8 @@ impl Hull {
 
     /// The centre of voxel `index` (as stored in a [`DepthMap`]).
     pub fn voxel_center(&self, index: u32) -> DVec3 {
-        let n = self.resolution as usize;
-        let i = index as usize;
-        self.bounds.min
-            + self.voxel_size()
-                * (DVec3::new((i % n) as f64, ((i / n) % n) as f64, (i / (n * n)) as f64) + 0.5)
+        let (n, i) = (i64::from(self.resolution), i64::from(index));
+        self.cell_center([i % n, i / n % n, i / (n * n)])
     }
 }
 
