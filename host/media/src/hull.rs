@@ -259,6 +259,19 @@ impl Carver<'_, '_> {
             }
             return;
         }
+        // A cell of eight voxels: asking a view about its corners costs eight projections,
+        // as many as asking about its voxels' centres, and a cell on the silhouette's edge
+        // (most cells this small) would ask about the centres after.
+        if size == 2 && !self.conservative {
+            for dz in [0, 1] {
+                for dy in [0, 1] {
+                    for dx in [0, 1] {
+                        self.visit(x + dx, y + dy, z + dz, 1, inside, walk);
+                    }
+                }
+            }
+            return;
+        }
         let mut outside = 0;
         let mut all_inside = true;
         let mut inside = inside;
