@@ -332,9 +332,12 @@ impl Background {
     fn average(frames: &[&RgbImage], motions: &[Motion], max_shift: i32) -> Background {
         let (w, h) = (frames[0].width as usize, frames[0].height as usize);
         let n = frames.len() as f32;
-        let rows: Vec<(Vec<[f32; 3]>, Vec<f32>)> = (0..h)
-            .into_par_iter()
-            .map(|y| {
+        let mut mean = vec![[0f32; 3]; w * h];
+        let mut variance = vec![0f32; w * h];
+        mean.par_chunks_mut(w)
+            .zip(variance.par_chunks_mut(w))
+            .enumerate()
+            .for_each(|(y, (mean, variance))| {
                 // Channel by channel along the row: `sample` holds one frame's resampled row.
                 let mut sum = vec![0f32; 3 * w];
                 let mut square = vec![0f32; w];
@@ -399,62 +402,69 @@ impl Background {
                         }
                     }
                 }
-                let mean: Vec<[f32; 3]> = sum
-                    .chunks_exact(3)
-                    .map(|s| [s[0] / n, s[1] / n, s[2] / n])
-                    .collect();
-                let variance = mean
-                    .iter()
-                    .zip(&square)
-                    .map(|(m, s)| {
-                        ((s / n - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0).max(0.0)
-                    })
-                    .collect();
-                (mean, variance)
-            })
-            .collect();
-        let mut mean = Vec::with_capacity(w * h);
-        let mut variance = Vec::with_capacity(w * h);
-        for (m, v) in rows {
-            mean.extend(m);
-            variance.extend(v);
-        }
-        // A few frames estimate a pixel's noise poorly; its 3x3 neighbourhood pools nine times
-        // the samples.
-        let variance = box3(&variance, w, h);
-        // Where the background changes fast (an edge, a gate, texture), registration's
-        // error of a fraction of a pixel changes its colour by as much as noise does.
-        // Over nine pixels noise averages down by three; registration's error does not.
-        let slope = slope(&mean, w, h);
-        let deviation = |pixels: f32, floor: f32| -> Vec<f32> {
-            variance
-                .iter()
-                .zip(&slope)
-                .map(|(v, g)| (v / pixels + (ALIGN_ERROR * g).powi(2)).sqrt().max(floor))
-                .collect()
-        };
-        let sigma = deviation(1.0, SIGMA_FLOOR);
-        let pooled_sigma = deviation(9.0, SIGMA_FLOOR / 3.0);
-        let channels = [0, 1, 2].map(|c| {
-            let plane: Vec<f32> = mean.iter().map(|m| m[c]).collect();
-            box3(&plane, w, h)
-        });
-        let pooled = (0..w * h)
-            .map(|i| {
-                [
-                    channels[0][i],
-                    channels[1][i],
-                    channels[2][i],
-                    pooled_sigma[i],
-                ]
-            })
-            .collect();
-        let luma: Vec<f32> = mean.iter().map(|m| luma(*m)).collect();
-        let colour = mean
-            .iter()
-            .zip(&sigma)
-            .map(|(m, s)| [m[0], m[1], m[2], *s])
-            .collect();
+                for ((m, v), (s, square)) in mean
+                    .iter_mut()
+                    .zip(variance.iter_mut())
+                    .zip(sum.chunks_exact(3).zip(&square))
+                {
+                    *m = [s[0] / n, s[1] / n, s[2] / n];
+                    *v = ((square / n - (m[0] * m[0] + m[1] * m[1] + m[2] * m[2])) / 3.0).max(0.0);
+                }
+            });
+        // The tables, row by row: each row reads the rows of `mean` and `variance` around it.
+        let mut colour = vec![[0f32; 4]; w * h];
+        let mut pooled = vec![[0f32; 4]; w * h];
+        let mut luma_of = vec![0f32; w * h];
+        colour
+            .par_chunks_mut(w)
+            .zip(pooled.par_chunks_mut(w))
+            .zip(luma_of.par_chunks_mut(w))
+            .enumerate()
+            .for_each(|(y, ((colour, pooled), luma_row))| {
+                // A few frames estimate a pixel's noise poorly; its 3x3 neighbourhood pools
+                // nine times the samples.
+                let mut pooled_variance = vec![0f32; w];
+                box3_row(
+                    |yy, out| out.copy_from_slice(&variance[yy * w..(yy + 1) * w]),
+                    (w, h),
+                    y,
+                    &mut pooled_variance,
+                );
+                let mut channels = [0, 1, 2].map(|_| vec![0f32; w]);
+                for (c, out) in channels.iter_mut().enumerate() {
+                    box3_row(
+                        |yy, row| {
+                            for (v, m) in row.iter_mut().zip(&mean[yy * w..(yy + 1) * w]) {
+                                *v = m[c];
+                            }
+                        },
+                        (w, h),
+                        y,
+                        out,
+                    );
+                }
+                // Where the background changes fast (an edge, a gate, texture), registration's
+                // error of a fraction of a pixel changes its colour by as much as noise does.
+                // Over nine pixels noise averages down by three; registration's error does not.
+                let mut slopes = vec![0f32; w];
+                slope_row(&mean, (w, h), y, &mut slopes);
+                let deviation = |v: f32, g: f32, pixels: f32, floor: f32| {
+                    (v / pixels + (ALIGN_ERROR * g).powi(2)).sqrt().max(floor)
+                };
+                let m = &mean[y * w..(y + 1) * w];
+                for x in 0..w {
+                    let (v, g) = (pooled_variance[x], slopes[x]);
+                    colour[x] = [m[x][0], m[x][1], m[x][2], deviation(v, g, 1.0, SIGMA_FLOOR)];
+                    pooled[x] = [
+                        channels[0][x],
+                        channels[1][x],
+                        channels[2][x],
+                        deviation(v, g, 9.0, SIGMA_FLOOR / 3.0),
+                    ];
+                    luma_row[x] = luma(m[x]);
+                }
+            });
+        let luma = luma_of;
         Background {
             width: w as u32,
             height: h as u32,
@@ -1055,69 +1065,65 @@ const CLIPPED: f32 = 250.0;
 /// registration put it counts as noise.
 const ALIGN_ERROR: f32 = 0.15;
 
-/// The background's change per pixel, the largest of its colour channels' central
+/// Row `y` of the background's change per pixel: the largest of its colour channels' central
 /// differences along either axis (one-sided at the image's edges).
-fn slope(mean: &[[f32; 3]], w: usize, h: usize) -> Vec<f32> {
-    let mut out = vec![0f32; w * h];
-    out.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let dy = (down - up).max(1) as f32;
-        for (x, out) in row.iter_mut().enumerate() {
-            let (left, right) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let dx = (right - left).max(1) as f32;
-            let (a, b) = (mean[y * w + left], mean[y * w + right]);
-            let (c, d) = (mean[up * w + x], mean[down * w + x]);
-            *out = (0..3)
-                .map(|k| ((b[k] - a[k]) / dx).abs().max(((d[k] - c[k]) / dy).abs()))
-                .fold(0.0, f32::max);
-        }
-    });
-    out
+fn slope_row(mean: &[[f32; 3]], (w, h): (usize, usize), y: usize, row: &mut [f32]) {
+    let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
+    let dy = (down - up).max(1) as f32;
+    for (x, out) in row.iter_mut().enumerate() {
+        let (left, right) = (x.saturating_sub(1), (x + 1).min(w - 1));
+        let dx = (right - left).max(1) as f32;
+        let (a, b) = (mean[y * w + left], mean[y * w + right]);
+        let (c, d) = (mean[up * w + x], mean[down * w + x]);
+        *out = (0..3)
+            .map(|k| ((b[k] - a[k]) / dx).abs().max(((d[k] - c[k]) / dy).abs()))
+            .fold(0.0, f32::max);
+    }
 }
 
-/// The mean of each value's 3x3 neighbourhood (edges use the neighbours that exist).
-fn box3(values: &[f32], w: usize, h: usize) -> Vec<f32> {
+/// Row `y` of the mean of each value's 3x3 neighbourhood (edges use the neighbours that
+/// exist) in a `w`x`h` image whose row `yy` `values(yy, row)` writes into `row`.
+fn box3_row(values: impl Fn(usize, &mut [f32]), (w, h): (usize, usize), y: usize, out: &mut [f32]) {
     // The mean of up to three neighbours, summed in their order (so the inner runs, read as
     // three shifted slices, vectorise and give the same sums as the ends).
     let mean = |a: &[f32]| a.iter().sum::<f32>() / a.len() as f32;
-    let mut rows = vec![0f32; w * h];
-    for (row, out) in values.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+    let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
+    // The rows around y, each first averaged along itself.
+    let mut row = vec![0f32; w];
+    let mut across = vec![vec![0f32; w]; b - a + 1];
+    for (yy, across) in (a..=b).zip(&mut across) {
+        values(yy, &mut row);
         if w < 3 {
-            for (x, o) in out.iter_mut().enumerate() {
+            for (x, o) in across.iter_mut().enumerate() {
                 *o = mean(&row[x.saturating_sub(1)..=(x + 1).min(w - 1)]);
             }
             continue;
         }
-        out[0] = mean(&row[..2]);
-        out[w - 1] = mean(&row[w - 2..]);
-        for (((o, a), b), c) in out[1..w - 1]
+        across[0] = mean(&row[..2]);
+        across[w - 1] = mean(&row[w - 2..]);
+        for (((o, p), q), r) in across[1..w - 1]
             .iter_mut()
             .zip(&row[..w - 2])
             .zip(&row[1..w - 1])
             .zip(&row[2..])
         {
-            *o = (a + b + c) / 3.0;
+            *o = (p + q + r) / 3.0;
         }
     }
-    let mut out = vec![0f32; w * h];
-    for (y, o) in out.chunks_exact_mut(w).enumerate() {
-        let (a, b) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        let at = |yy: usize| &rows[yy * w..(yy + 1) * w];
-        match b - a {
-            2 => {
-                for (((o, p), q), r) in o.iter_mut().zip(at(a)).zip(at(a + 1)).zip(at(b)) {
-                    *o = (p + q + r) / 3.0;
-                }
+    match across.as_slice() {
+        [p, q, r] => {
+            for (((o, p), q), r) in out.iter_mut().zip(p).zip(q).zip(r) {
+                *o = (p + q + r) / 3.0;
             }
-            1 => {
-                for ((o, p), q) in o.iter_mut().zip(at(a)).zip(at(b)) {
-                    *o = (p + q) / 2.0;
-                }
-            }
-            _ => o.copy_from_slice(at(a)),
         }
+        [p, q] => {
+            for ((o, p), q) in out.iter_mut().zip(p).zip(q) {
+                *o = (p + q) / 2.0;
+            }
+        }
+        [p] => out.copy_from_slice(p),
+        _ => unreachable!("one to three rows"),
     }
-    out
 }
 
 /// Views of the cameras in use (`live`), each with its silhouette.
@@ -1665,7 +1671,15 @@ mod tests {
     fn the_box_mean_averages_the_neighbours_that_exist() {
         for (w, h) in [(1, 1), (2, 1), (1, 3), (3, 2), (5, 4), (7, 7)] {
             let values: Vec<f32> = (0..w * h).map(|i| ((i * 37) % 11) as f32 * 1.5).collect();
-            let out = box3(&values, w, h);
+            let mut out = vec![0f32; w * h];
+            for (y, row) in out.chunks_exact_mut(w).enumerate() {
+                box3_row(
+                    |yy, row| row.copy_from_slice(&values[yy * w..(yy + 1) * w]),
+                    (w, h),
+                    y,
+                    row,
+                );
+            }
             for y in 0..h {
                 for x in 0..w {
                     let (mut sum, mut count) = (0.0, 0);
