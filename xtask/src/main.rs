@@ -437,24 +437,15 @@ fn replay_bench() -> Result<()> {
     // The engine is handed a cut in memory (the capture buffer holds it): a first run,
     // untimed, brings the clip's files into the page cache (and the process's first
     // allocations into being), so the timed run reads them from memory, not the disk.
+    let replay_run = |out: &Path| {
+        let mut cmd = Command::new(&piste);
+        cmd.args(["replay", "run"]).arg(&clip).arg("--out").arg(out);
+        cmd
+    };
     let out = bench.join("replay");
-    let warm_up = bench.join("replay-warm-up");
-    let status = Command::new(&piste)
-        .args(["replay", "run"])
-        .arg(&clip)
-        .arg("--out")
-        .arg(&warm_up)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("the warm-up run of piste replay run failed ({status})");
-    }
+    run(replay_run(&bench.join("replay-warm-up")).stdout(std::process::Stdio::null()))?;
     println!("(a warm-up run read the clip into the page cache; the run below is timed)");
-    run(Command::new(&piste)
-        .args(["replay", "run"])
-        .arg(&clip)
-        .arg("--out")
-        .arg(&out))?;
+    run(&mut replay_run(&out))?;
 
     step("matting beside OpenCV MOG2 (same frames, reading them timed in both)");
     let has_cv2 = Command::new("python3")

@@ -414,11 +414,11 @@ impl Background {
         // The tables, row by row: each row reads the rows of `mean` and `variance` around it.
         let mut colour = vec![[0f32; 4]; w * h];
         let mut pooled = vec![[0f32; 4]; w * h];
-        let mut luma_of = vec![0f32; w * h];
+        let mut brightness = vec![0f32; w * h];
         colour
             .par_chunks_mut(w)
             .zip(pooled.par_chunks_mut(w))
-            .zip(luma_of.par_chunks_mut(w))
+            .zip(brightness.par_chunks_mut(w))
             .enumerate()
             .for_each(|(y, ((colour, pooled), luma_row))| {
                 // A few frames estimate a pixel's noise poorly; its 3x3 neighbourhood pools
@@ -464,14 +464,13 @@ impl Background {
                     luma_row[x] = luma(m[x]);
                 }
             });
-        let luma = luma_of;
         Background {
             width: w as u32,
             height: h as u32,
             colour,
             pooled,
-            textured: textured(&luma, w, h, max_shift),
-            luma,
+            textured: textured(&brightness, w, h, max_shift),
+            luma: brightness,
         }
     }
 

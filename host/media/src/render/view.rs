@@ -276,12 +276,9 @@ impl<'a> Synthesis<'a> {
         if toward.count > 0 {
             return Lookup::of(&toward, 1);
         }
-        let nearest = (0..self.sources.len()).min_by(|a, b| {
-            let d = |k: usize| (self.sources[k].centre - eye).length();
-            d(*a).total_cmp(&d(*b))
-        });
+        // (`order` is nearest to the eye first.)
         let mut lookup = Lookup::default();
-        if let Some(k) = nearest {
+        if let Some(&k) = order.first() {
             lookup.count = 1;
             lookup.source[0] = k;
             lookup.at[0] = pixel;
@@ -380,14 +377,11 @@ impl Lattice {
             .flat_map_iter(|j| (0..=bw).map(move |i| (i, j)))
             .map(|(i, j)| exact((i * B) as f64, (j * B) as f64))
             .collect();
-        let corners = |i: usize, j: usize| {
-            [(0, 0), (1, 0), (0, 1), (1, 1)].map(|(di, dj)| &points[(j + dj) * (bw + 1) + i + di])
-        };
         let smooth = (0..bw * bh)
             .into_par_iter()
             .map(|b| {
                 let (i, j) = (b % bw, b / bw);
-                let corners = corners(i, j);
+                let corners = block_corners(&points, bw, i, j);
                 if !corners.iter().all(|c| c.same_sources(corners[0])) {
                     return false;
                 }
@@ -412,13 +406,18 @@ impl Lattice {
         if !self.smooth[j * self.blocks + i] {
             return exact(x as f64, y as f64);
         }
-        let corner = |di: usize, dj: usize| &self.points[(j + dj) * (self.blocks + 1) + i + di];
         Lookup::interpolate(
-            [corner(0, 0), corner(1, 0), corner(0, 1), corner(1, 1)],
+            block_corners(&self.points, self.blocks, i, j),
             (x - i * B) as f64 / B as f64,
             (y - j * B) as f64 / B as f64,
         )
     }
+}
+
+/// The lattice points at the corners `[00, 10, 01, 11]` of block `(i, j)`, for `blocks`
+/// blocks per row.
+fn block_corners(points: &[Lookup], blocks: usize, i: usize, j: usize) -> [&Lookup; 4] {
+    [(0, 0), (1, 0), (0, 1), (1, 1)].map(|(di, dj)| &points[(j + dj) * (blocks + 1) + i + di])
 }
 
 /// The [`BLEND`] best samples offered (a source's index and a position in its image), by
