@@ -191,10 +191,9 @@ fn subject_box(views: &[View<'_>], region: Bounds, carving: Carving) -> Option<B
         },
         true,
     );
-    let n = i64::from(COARSE);
     let (mut lo, mut hi) = ([i64::MAX; 3], [i64::MIN; 3]);
     for (i, _) in coarse.occupied.iter().enumerate().filter(|(_, v)| **v) {
-        let c = [i as i64 % n, (i as i64 / n) % n, i as i64 / (n * n)];
+        let c = coarse.cell(i as u32).map(|v| v as i64);
         for k in 0..3 {
             lo[k] = lo[k].min(c[k]);
             hi[k] = hi[k].max(c[k] + 1);
@@ -498,7 +497,6 @@ impl Hull {
     /// [`Hull::render_depth`] from the hull's [`Hull::surface`], computed once for many
     /// cameras; with [`Faces::Front`], only the voxels with an open face toward the camera.
     pub fn render_depth_of(&self, surface: &Surface, camera: &Camera, faces: Faces) -> DepthMap {
-        let n = self.resolution as usize;
         let voxel = self.voxel_size();
         let projector = camera.projector();
         let diagonal = voxel.length();
@@ -524,8 +522,7 @@ impl Hull {
                     hits.push((py * width as u32 + px, depth, index));
                 };
                 for (&index, &open) in chunk.iter().zip(open) {
-                    let i = index as usize;
-                    let (x, y, z) = (i % n, (i / n) % n, i / (n * n));
+                    let [x, y, z] = self.cell(index);
                     let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
                     let centre = lo + voxel * 0.5;
                     if faces == Faces::Front && open & facing(eye - centre, half) == 0 {
@@ -633,8 +630,21 @@ impl Hull {
 
     /// The centre of voxel `index` (as stored in a [`DepthMap`]).
     pub fn voxel_center(&self, index: u32) -> DVec3 {
-        let (n, i) = (i64::from(self.resolution), i64::from(index));
-        self.cell_center([i % n, i / n % n, i / (n * n)])
+        self.cell_center(self.cell(index).map(|v| v as i64))
+    }
+
+    /// The grid position `[x, y, z]` of voxel `index` (`x + n (y + n z)`): shifts and masks
+    /// for a power-of-two grid (every carved one), where three divisions cost more than
+    /// projecting the voxel does.
+    #[inline]
+    pub fn cell(&self, index: u32) -> [usize; 3] {
+        let (n, i) = (self.resolution as usize, index as usize);
+        if n.is_power_of_two() {
+            let (bits, last) = (n.trailing_zeros(), n - 1);
+            [i & last, (i >> bits) & last, i >> (2 * bits)]
+        } else {
+            [i % n, i / n % n, i / (n * n)]
+        }
     }
 }
 
@@ -1063,6 +1073,33 @@ mod tests {
             assert_eq!(floor(v), v.floor() as i64, "floor {v}");
             assert_eq!(ceil(v), v.ceil() as i64, "ceil {v}");
             assert_eq!(round(v), v.round() as i64, "round {v}");
+        }
+    }
+
+    #[test]
+    fn a_voxel_index_decodes_to_its_cell_on_any_grid() {
+        for n in [4u32, 12, 16, 128] {
+            let hull = Hull {
+                bounds: Bounds {
+                    min: DVec3::ZERO,
+                    max: DVec3::ONE,
+                },
+                resolution: n,
+                occupied: Vec::new(),
+            };
+            let n = n as usize;
+            for [x, y, z] in [
+                [0, 0, 0],
+                [n - 1, 0, 0],
+                [1, n - 1, 2],
+                [n - 1, n - 1, n - 1],
+            ] {
+                assert_eq!(
+                    hull.cell((x + n * (y + n * z)) as u32),
+                    [x, y, z],
+                    "n = {n}"
+                );
+            }
         }
     }
 

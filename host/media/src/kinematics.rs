@@ -29,7 +29,6 @@ pub struct Shape {
 impl Shape {
     /// Measures a hull; `None` when it is empty.
     pub fn of(t: f64, hull: &Hull) -> Option<Shape> {
-        let n = hull.resolution as usize;
         let voxel = hull.voxel_size();
         let origin = hull.bounds.min + voxel * 0.5;
         let (mut sum, mut count) = (DVec3::ZERO, 0usize);
@@ -38,8 +37,7 @@ impl Shape {
         let occupied = hull.occupied_indices();
         let points = || {
             occupied.iter().map(|&i| {
-                let i = i as usize;
-                let (x, y, z) = (i % n, i / n % n, i / (n * n));
+                let [x, y, z] = hull.cell(i);
                 origin + voxel * DVec3::new(x as f64, y as f64, z as f64)
             })
         };
