@@ -361,6 +361,15 @@ impl Spent {
     fn wall(wall: Duration) -> Spent {
         Spent { wall, cpu: None }
     }
+
+    /// Work that ran on one thread at a time, beside other work: its wall-clock time, and
+    /// the CPU time its threads gave it.
+    fn beside(wall: Duration, cpu: Duration) -> Spent {
+        Spent {
+            wall,
+            cpu: Some(cpu),
+        }
+    }
 }
 
 impl std::ops::AddAssign for Spent {
@@ -388,13 +397,23 @@ impl std::ops::Sub for Spent {
 
 /// The CPU time all the process's threads have used so far.
 fn process_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// The CPU time the calling thread has used so far.
+fn thread_cpu() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// A CPU-time clock's reading (zero where it cannot be read).
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `now` is a valid timespec for the call to write; the clock id is a constant
-    // every POSIX system defines.
-    let read = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } == 0;
+    // SAFETY: `now` is a valid timespec for the call to write; both clock ids used are
+    // constants every POSIX system defines.
+    let read = unsafe { libc::clock_gettime(clock, &mut now) } == 0;
     if read {
         Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
     } else {
@@ -427,17 +446,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
             })
             .collect()
     })?;
-    // Each camera's frame, its matte and what tells a live signal, read in parallel.
-    let matte_frame = |i: usize| -> Result<Vec<(RgbImage, Matte, Signal)>> {
-        (0..n_cams)
+    // Each camera's frame, its matte and what tells a live signal, read in parallel; and the
+    // CPU time each camera's took (one thread reads and mattes a camera's frame).
+    let matte_frame = |i: usize| -> Result<(Vec<(RgbImage, Matte, Signal)>, Duration)> {
+        let cameras: Vec<_> = (0..n_cams)
             .into_par_iter()
             .map(|c| {
+                let started = thread_cpu();
                 let frame = clip.frame(c, i)?;
                 let matte = backgrounds[c].matte(&frame, &config);
                 let signal = Signal::of(&frame);
-                Ok((frame, matte, signal))
+                Ok(((frame, matte, signal), thread_cpu().saturating_sub(started)))
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        let cpu = cameras.iter().map(|(_, cpu)| *cpu).sum();
+        Ok((cameras.into_iter().map(|(matted, _)| matted).collect(), cpu))
     };
 
     // Pass over every frame with the athlete: matte, carve, measure; keep what the slice needs.
@@ -454,14 +477,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut mask_ious = Vec::new();
     let mut voxel_ious = Vec::new();
     let (mut matting_time, mut hull_time, mut truth_time) =
-        (Duration::ZERO, Duration::ZERO, Spent::default());
+        (Spent::default(), Duration::ZERO, Spent::default());
     let mut both_time = Spent::default();
     // A frame is matted while the one before is settled and carved: the cameras' mattes
     // and the hull's views are uneven tasks, and either leaves a core idle at its end.
     let t = Mark::now();
-    let mut next = Some(matte_frame(meta.lead_in)?);
+    let (first, cpu) = matte_frame(meta.lead_in)?;
+    let mut next = Some(first);
     both_time += t.spent();
-    matting_time += both_time.wall;
+    matting_time += Spent::beside(both_time.wall, cpu);
     for i in meta.lead_in..meta.frames {
         let t = Mark::now();
         let (mut frames, mut mattes) = (Vec::new(), Vec::new());
@@ -492,8 +516,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 (matted, started.elapsed())
             },
         );
-        next = upcoming.0.transpose()?;
-        (hull_time, matting_time) = (hull_time + hull_wall, matting_time + upcoming.1);
+        let (matted, matting_wall) = upcoming;
+        let (matted, matting_cpu) = matted.transpose()?.unzip();
+        next = matted;
+        matting_time += Spent::beside(matting_wall, matting_cpu.unwrap_or_default());
+        hull_time += hull_wall;
         both_time += t.spent();
         if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
             shapes.push((i, shape));
@@ -537,10 +564,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         progress.inc(1);
     }
     progress.finish_and_clear();
-    // Matting and the per-frame hulls ran side by side: each one's own wall-clock time, then
-    // the two together.
-    timings.0.push(("matting", Spent::wall(matting_time)));
-    timings.0.push(("per-frame hulls", Spent::wall(hull_time)));
+    // Matting and the per-frame hulls ran side by side: each one's own wall-clock time (and
+    // matting's CPU time, which its threads measure), then the two together. The hulls'
+    // CPU time is the rest of the two's.
+    timings.0.push(("matting", matting_time));
+    timings.0.push((
+        "per-frame hulls",
+        Spent {
+            wall: hull_time,
+            cpu: both_time
+                .cpu
+                .zip(matting_time.cpu)
+                .map(|(both, matting)| both.saturating_sub(matting)),
+        },
+    ));
     timings.0.push((MATTING_AND_HULLS, both_time));
     if !mask_ious.is_empty() || !voxel_ious.is_empty() {
         timings.0.push((TRUTH_STAGE, truth_time));
@@ -590,6 +627,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let (key_frames, key_mattes, key_cameras, key_hull) =
         timings.time("key instant hull", || {
             let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(key)?
+                .0
                 .into_iter()
                 .map(|(frame, matte, _)| (frame, matte))
                 .unzip();
@@ -688,7 +726,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     });
     // (Wall-clock time alone: the two share the cores.)
     timings.0.push(("orbit video", Spent::wall(video?)));
-    timings.0.push(("mesh (beside the video)", Spent::wall(mesh?)));
+    timings
+        .0
+        .push(("mesh (beside the video)", Spent::wall(mesh?)));
     // Frames are rendered a few at once (each render is parallel inside too, but has serial
     // steps that would leave a core idle), and handed to the encoder in order.
     let at_once = 2 * rayon::current_num_threads();
