@@ -502,13 +502,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 });
             }
         }
-        let ((seen, frame_hull, permissive, hull_wall), upcoming) = rayon::join(
+        let ((seen, shape, permissive, hull_wall), upcoming) = rayon::join(
             || {
                 let started = Instant::now();
                 let seen = shake.track(&clip.cameras, &mattes);
                 let (hull, permissive) =
                     matting::settle(&seen, &mut mattes, &health.live, bounds, carving);
-                (seen, hull, permissive, started.elapsed())
+                let shape = Shape::of(i as f64 / meta.fps, &hull);
+                (seen, shape, permissive, started.elapsed())
             },
             || {
                 let started = Instant::now();
@@ -522,7 +523,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         matting_time += Spent::beside(matting_wall, matting_cpu.unwrap_or_default());
         hull_time += hull_wall;
         both_time += t.spent();
-        if let Some(shape) = Shape::of(i as f64 / meta.fps, &frame_hull) {
+        if let Some(shape) = shape {
             shapes.push((i, shape));
         }
         // The quality report, when the clip has ground truth (timed apart: it is not replay
