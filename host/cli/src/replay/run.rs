@@ -448,7 +448,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     })?;
     // Each camera's frame, its matte and what tells a live signal, read in parallel; and the
     // CPU time each camera's took (one thread reads and mattes a camera's frame).
-    let matte_frame = |i: usize| -> Result<(Vec<(RgbImage, Matte, Signal)>, Duration)> {
+    let matte_frame = |i: usize| -> Result<(Matted, Duration)> {
         let cameras: Vec<_> = (0..n_cams)
             .into_par_iter()
             .map(|c| {
@@ -846,6 +846,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     println!("quality {quality}");
     Ok(())
 }
+
+/// One frame of every camera: the picture, its matte and what tells a live signal.
+type Matted = Vec<(RgbImage, Matte, Signal)>;
 
 /// Matting and the per-frame hulls, which run side by side, together.
 const MATTING_AND_HULLS: &str = "matting and hulls";
