@@ -480,7 +480,7 @@ fn replay_bench() -> Result<()> {
     };
     let (timings, quality) = (read("timings.json")?, read("quality.json")?);
     let seconds = |stage: &str| {
-        timings
+        timings["stages"]
             .as_array()
             .and_then(|list| list.iter().find(|t| t["stage"] == stage))
             .and_then(|t| t["seconds"].as_f64())
@@ -528,6 +528,11 @@ fn replay_bench() -> Result<()> {
         "{:<36} {:>9.2}s",
         "replay total (every render)",
         seconds("replay total")
+    );
+    println!(
+        "{:<36} {:>6.0} MiB",
+        "peak memory (the whole run)",
+        number(&timings["peak_memory_bytes"]) / (1024.0 * 1024.0)
     );
     Ok(())
 }

@@ -395,6 +395,20 @@ impl std::ops::Sub for Spent {
     }
 }
 
+/// Bytes in a mebibyte.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The most memory the process has held in RAM at once (its peak resident set), if the
+/// system says.
+fn peak_memory() -> Option<u64> {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage for the call to write.
+    let read = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
+    // Linux counts `ru_maxrss` in kibibytes.
+    (read && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+}
+
 /// The CPU time all the process's threads have used so far.
 fn process_cpu() -> Duration {
     cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
@@ -811,7 +825,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // What a clip without ground truth (a venue's) costs.
     timings.0.push(("replay total", elapsed - truth));
     timings.0.push((STANDARD_STAGE, standard));
-    let report: Vec<_> = timings
+    let stages: Vec<_> = timings
         .0
         .iter()
         .map(|(stage, spent)| {
@@ -822,6 +836,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             })
         })
         .collect();
+    let peak = peak_memory();
+    let report = json!({ "stages": stages, "peak_memory_bytes": peak });
     std::fs::write(
         args.out.join("timings.json"),
         serde_json::to_string_pretty(&report)? + "\n",
@@ -842,6 +858,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "  {stage:<24} {:>8.3} s {cpu:>10}",
             spent.wall.as_secs_f64()
         );
+    }
+    if let Some(bytes) = peak {
+        println!("  {:<24} {:>6.0} MiB", "peak memory", bytes as f64 / MIB);
     }
     println!("quality {quality}");
     Ok(())

@@ -300,6 +300,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         "spacetime slice",
         "slow motion",
         "total",
+        "peak memory",
     ] {
         assert!(
             stdout.contains(stage),
@@ -349,7 +350,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
     let timings: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("timings.json")).unwrap()).unwrap();
     let seconds = |stage: &str| {
-        timings
+        timings["stages"]
             .as_array()
             .unwrap()
             .iter()
@@ -367,7 +368,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
     assert!(standard >= together + seconds("orbit"), "{timings}");
     // Each stage's CPU time is there, but for those that shared the cores with another.
     let cpu = |stage: &str| {
-        timings
+        timings["stages"]
             .as_array()
             .unwrap()
             .iter()
@@ -379,6 +380,10 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
         assert!(cpu(stage).is_some_and(|s| s > 0.0), "{stage}: {timings}");
     }
     assert_eq!(cpu("orbit video"), None, "{timings}");
+    // And the peak memory: at least the key instant's frames, which the renders hold, of the
+    // clip's 8 cameras at 480x270.
+    let peak = timings["peak_memory_bytes"].as_u64().expect("peak memory");
+    assert!(peak > 8 * 480 * 270 * 3, "{timings}");
     assert!(
         seconds("replay total") >= standard + seconds("bullet time") + seconds("slow motion"),
         "{timings}"
