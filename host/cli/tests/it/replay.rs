@@ -349,15 +349,17 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
     // and not the further renders.
     let timings: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("timings.json")).unwrap()).unwrap();
-    let seconds = |stage: &str| {
+    // A stage's figure (its wall-clock "seconds" or its "cpu_seconds"), if it has one.
+    let figure = |stage: &str, name: &str| {
         timings["stages"]
             .as_array()
             .unwrap()
             .iter()
             .find(|t| t["stage"] == stage)
-            .and_then(|t| t["seconds"].as_f64())
+            .map(|t| t[name].as_f64())
             .unwrap_or_else(|| panic!("no {stage} in {timings}"))
     };
+    let seconds = |stage: &str| figure(stage, "seconds").expect("every stage has seconds");
     let standard = seconds("standard workload");
     // Matting runs beside the hulls: the two together take at least either one's time.
     let together = seconds("matting and hulls");
@@ -367,15 +369,7 @@ fn a_simulated_clip_goes_through_the_whole_replay() {
     );
     assert!(standard >= together + seconds("orbit"), "{timings}");
     // Each stage's CPU time is there, but for those that shared the cores with another.
-    let cpu = |stage: &str| {
-        timings["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["stage"] == stage)
-            .map(|t| t["cpu_seconds"].as_f64())
-            .unwrap_or_else(|| panic!("no {stage} in {timings}"))
-    };
+    let cpu = |stage: &str| figure(stage, "cpu_seconds");
     for stage in ["learn backgrounds", "matting", "matting and hulls", "orbit"] {
         assert!(cpu(stage).is_some_and(|s| s > 0.0), "{stage}: {timings}");
     }
