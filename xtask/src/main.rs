@@ -410,6 +410,18 @@ fn bench() -> Result<()> {
     replay_bench()
 }
 
+/// How many times the replay bench times `piste replay run`.
+const TIMED_RUNS: usize = 3;
+
+/// A stage's wall-clock seconds in a `timings.json`; NaN if it is not there.
+fn stage_seconds(timings: &serde_json::Value, stage: &str) -> f64 {
+    timings["stages"]
+        .as_array()
+        .and_then(|list| list.iter().find(|t| t["stage"] == stage))
+        .and_then(|t| t["seconds"].as_f64())
+        .unwrap_or(f64::NAN)
+}
+
 /// The replay engine's standard workload (12 cameras, 1280x720, 50 frames after a 10-frame
 /// lead-in) end to end, and matting beside OpenCV's MOG2 on the same frames.
 fn replay_bench() -> Result<()> {
@@ -442,10 +454,29 @@ fn replay_bench() -> Result<()> {
         cmd.args(["replay", "run"]).arg(&clip).arg("--out").arg(out);
         cmd
     };
-    let out = bench.join("replay");
     run(replay_run(&bench.join("replay-warm-up")).stdout(std::process::Stdio::null()))?;
-    println!("(a warm-up run read the clip into the page cache; the run below is timed)");
-    run(&mut replay_run(&out))?;
+    println!("(a warm-up run read the clip into the page cache; the runs below are timed)");
+    // Three timed runs (the machine is shared and noisy); the median one by the standard
+    // workload gives the figures, and its outputs are kept as target/bench/replay.
+    let mut runs = Vec::new();
+    for k in 1..=TIMED_RUNS {
+        let dir = bench.join(format!("replay-run-{k}"));
+        run(&mut replay_run(&dir))?;
+        let timings: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("timings.json"))?)?;
+        runs.push((stage_seconds(&timings, "standard workload"), dir));
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let out = bench.join("replay");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::rename(&runs[runs.len() / 2].1, &out)?;
+    for (_, dir) in &runs {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+    }
 
     step("matting beside OpenCV MOG2 (same frames, reading them timed in both)");
     let has_cv2 = Command::new("python3")
@@ -479,13 +510,7 @@ fn replay_bench() -> Result<()> {
         )?)?)
     };
     let (timings, quality) = (read("timings.json")?, read("quality.json")?);
-    let seconds = |stage: &str| {
-        timings["stages"]
-            .as_array()
-            .and_then(|list| list.iter().find(|t| t["stage"] == stage))
-            .and_then(|t| t["seconds"].as_f64())
-            .unwrap_or(f64::NAN)
-    };
+    let seconds = |stage: &str| stage_seconds(&timings, stage);
     let number = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     // Matting's wall-clock time is taken while the hulls of the frame before share the
     // cores, so this rate is lower than matting alone would reach.
@@ -519,11 +544,13 @@ fn replay_bench() -> Result<()> {
     );
     println!(
         "{:<36} {:>9.2}s {:>9.1}s {:>8.2}",
-        "standard workload",
+        format!("standard workload (median of {TIMED_RUNS})"),
         standard,
         3.0,
         standard / 3.0
     );
+    let each: Vec<String> = runs.iter().map(|(s, _)| format!("{s:.2}s")).collect();
+    println!("{:<36} {}", "  each run, fastest first", each.join(" "));
     println!(
         "{:<36} {:>9.2}s",
         "replay total (every render)",
