@@ -448,7 +448,7 @@ fn replay_bench() -> Result<()> {
     }
     // The engine is handed a cut in memory (the capture buffer holds it): a first run,
     // untimed, brings the clip's files into the page cache (and the process's first
-    // allocations into being), so the timed run reads them from memory, not the disk.
+    // allocations into being), so the timed runs read them from memory, not the disk.
     let replay_run = |out: &Path| {
         let mut cmd = Command::new(&piste);
         cmd.args(["replay", "run"]).arg(&clip).arg("--out").arg(out);

@@ -498,8 +498,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let t = Mark::now();
     let (first, cpu) = matte_frame(meta.lead_in)?;
     let mut next = Some(first);
-    both_time += t.spent();
-    matting_time += Spent::beside(both_time.wall, cpu);
+    let spent = t.spent();
+    both_time += spent;
+    matting_time += Spent::beside(spent.wall, cpu);
     for i in meta.lead_in..meta.frames {
         let t = Mark::now();
         let (mut frames, mut mattes) = (Vec::new(), Vec::new());
