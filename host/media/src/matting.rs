@@ -230,6 +230,39 @@ const ANCHOR_REACH: f64 = 2.0 * std::f64::consts::SQRT_2;
 /// Steps, in tiles, that unsure tiles joined to the athlete are followed.
 const UNSURE_REACH: usize = 8;
 
+/// Tiles from the edge of the region searched first ([`Background::matte_near`]) within
+/// which the athlete must not come: closer, it may go on past the edge.
+const GUARD: usize = 4;
+
+/// The grid of [`TILE`]-pixel tiles over an image.
+#[derive(Debug, Clone, Copy)]
+struct Tiles {
+    width: usize,
+    height: usize,
+    columns: usize,
+    rows: usize,
+}
+
+impl Tiles {
+    fn of(width: usize, height: usize) -> Tiles {
+        Tiles {
+            width,
+            height,
+            columns: width.div_ceil(TILE),
+            rows: height.div_ceil(TILE),
+        }
+    }
+
+    /// The pixel at the centre of tile `k` (row-major), inside the image.
+    fn centre(&self, k: usize) -> (usize, usize) {
+        let (tx, ty) = (k % self.columns, k / self.columns);
+        (
+            (tx * TILE + TILE / 2).min(self.width - 1),
+            (ty * TILE + TILE / 2).min(self.height - 1),
+        )
+    }
+}
+
 /// A shift by a fraction of a pixel, as whole pixels and the bilinear weights every pixel
 /// shares.
 #[derive(Debug, Clone, Copy)]
@@ -488,6 +521,20 @@ impl Background {
     /// runs only in the tiles around it (the athlete is a small part of a venue camera's
     /// image).
     pub fn matte(&self, frame: &RgbImage, config: &MattingConfig) -> Matte {
+        self.matte_near(frame, config, None)
+    }
+
+    /// Mattes one frame as [`Background::matte`] does, with the sparse pass first only over
+    /// `search` (a pixel box `[x0, y0, x1, y1)`: where the camera's last frames put the
+    /// athlete, [`Lead::search`]). If the athlete is not found there, or comes within
+    /// [`GUARD`] tiles of its edge (it may go on past it), the whole frame is searched.
+    /// What lies apart from the athlete by more than that is not looked at: spray, glare.
+    pub fn matte_near(
+        &self,
+        frame: &RgbImage,
+        config: &MattingConfig,
+        search: Option<[usize; 4]>,
+    ) -> Matte {
         assert_eq!(
             (frame.width, frame.height),
             (self.width, self.height),
@@ -500,63 +547,24 @@ impl Background {
             Offset::new((-motion.shift.0, -motion.shift.1)),
         );
         let (w, h) = (self.width as usize, self.height as usize);
-        let (tw, th) = (w.div_ceil(TILE), h.div_ceil(TILE));
-        // Per tile, its centre's verdict: sure athlete, unsure (brightened toward white).
-        let centre = |k: usize| {
-            let (tx, ty) = (k % tw, k / tw);
-            (
-                (tx * TILE + TILE / 2).min(w - 1),
-                (ty * TILE + TILE / 2).min(h - 1),
-            )
-        };
-        let mut sure = vec![false; tw * th];
-        let mut light = vec![false; tw * th];
-        for (k, (sure, light)) in sure.iter_mut().zip(&mut light).enumerate() {
-            let (x, y) = centre(k);
-            match self.score_at(frame, x, y, sampling, config) {
-                Some(strength) => *sure = strength >= SURE,
-                None => *light = true,
-            }
-        }
-        // Unsure tiles joined to the athlete (a white boot, a white sleeve) are followed a
-        // little way, so that every view's permissive mask holds them.
-        // (Breadth-first: each step looks only around the tiles the last one added.)
-        let mut frontier: Vec<usize> = (0..tw * th).filter(|k| sure[*k]).collect();
-        let mut asked = vec![false; tw * th];
-        for _ in 0..UNSURE_REACH {
-            let mut added = Vec::new();
-            for &k in &frontier {
-                let (tx, ty) = (k % tw, k / tw);
-                for y in ty.saturating_sub(1)..=(ty + 1).min(th - 1) {
-                    for x in tx.saturating_sub(1)..=(tx + 1).min(tw - 1) {
-                        let j = y * tw + x;
-                        if sure[j] || asked[j] {
-                            continue;
-                        }
-                        asked[j] = true;
-                        // Too faint for one pixel: unsure if plain over nine. (Asked only
-                        // beside the athlete's tiles: most tiles are plain snow.)
-                        let (cx, cy) = centre(j);
-                        let unsure = light[j]
-                            || self.plain_over_nine(
-                                frame,
-                                (cx, cy),
-                                |_, _| false,
-                                sampling,
-                                config,
-                            );
-                        if unsure {
-                            sure[j] = true;
-                            added.push(j);
-                        }
-                    }
-                }
-            }
-            if added.is_empty() {
-                break;
-            }
-            frontier = added;
-        }
+        let grid = Tiles::of(w, h);
+        let (tw, th) = (grid.columns, grid.rows);
+        let whole = [0, 0, tw, th];
+        let sure = search
+            .map(|[x0, y0, x1, y1]| {
+                [
+                    x0 / TILE,
+                    y0 / TILE,
+                    x1.div_ceil(TILE).min(tw),
+                    y1.div_ceil(TILE).min(th),
+                ]
+            })
+            .filter(|region| *region != whole)
+            .and_then(|region| self.athlete_tiles(frame, sampling, config, grid, region))
+            .unwrap_or_else(|| {
+                self.athlete_tiles(frame, sampling, config, grid, whole)
+                    .expect("the whole frame has no edge to reach")
+            });
         let mut unsure = Mask::empty(self.width, self.height);
         // The box of the tiles tested: outside it every pixel is plain background.
         let near = spread(&sure, tw, th, TILE_REACH);
@@ -646,6 +654,116 @@ impl Background {
             hole_area,
             within: tested,
         }
+    }
+
+    /// The sparse pass over the tiles of `region` (`[x0, y0, x1, y1)` in tiles): the tiles
+    /// whose centre is surely the athlete, with the unsure tiles joined to them (a white
+    /// boot, a white sleeve) followed a little way, so that every view's permissive mask
+    /// holds them. `None` if `region` is not the whole frame and the athlete is not in it,
+    /// or comes within [`GUARD`] tiles of an edge it does not share with the frame, or an
+    /// unsure tile followed out of it is sure.
+    fn athlete_tiles(
+        &self,
+        frame: &RgbImage,
+        sampling: (f32, Offset),
+        config: &MattingConfig,
+        grid: Tiles,
+        [rx0, ry0, rx1, ry1]: [usize; 4],
+    ) -> Option<Vec<bool>> {
+        let (tw, th) = (grid.columns, grid.rows);
+        let whole = [rx0, ry0, rx1, ry1] == [0, 0, tw, th];
+        // Per tile, its centre's verdict: sure athlete, unsure (brightened toward white).
+        let verdict = |k: usize| {
+            let (x, y) = grid.centre(k);
+            self.score_at(frame, x, y, sampling, config)
+        };
+        let mut sure = vec![false; tw * th];
+        let mut light = vec![false; tw * th];
+        for ty in ry0..ry1 {
+            for k in ty * tw + rx0..ty * tw + rx1 {
+                match verdict(k) {
+                    Some(strength) => sure[k] = strength >= SURE,
+                    None => light[k] = true,
+                }
+            }
+        }
+        if !whole {
+            // The athlete is in the region, clear of the edges it does not share with the
+            // frame.
+            let inner = [
+                if rx0 == 0 { 0 } else { rx0 + GUARD },
+                if ry0 == 0 { 0 } else { ry0 + GUARD },
+                if rx1 == tw {
+                    tw
+                } else {
+                    rx1.saturating_sub(GUARD)
+                },
+                if ry1 == th {
+                    th
+                } else {
+                    ry1.saturating_sub(GUARD)
+                },
+            ];
+            let found = crate::image::set_box(&sure, tw, [rx0, ry0, rx1, ry1])?;
+            let clear = found[0] >= inner[0]
+                && found[1] >= inner[1]
+                && found[2] <= inner[2]
+                && found[3] <= inner[3];
+            if !clear {
+                return None;
+            }
+        }
+        let inside = |k: usize| {
+            let (tx, ty) = (k % tw, k / tw);
+            (rx0..rx1).contains(&tx) && (ry0..ry1).contains(&ty)
+        };
+        // Breadth-first: each step looks only around the tiles the last one added.
+        let mut frontier: Vec<usize> = (0..tw * th).filter(|k| sure[*k]).collect();
+        let mut asked = vec![false; tw * th];
+        for _ in 0..UNSURE_REACH {
+            let mut added = Vec::new();
+            for &k in &frontier {
+                let (tx, ty) = (k % tw, k / tw);
+                for y in ty.saturating_sub(1)..=(ty + 1).min(th - 1) {
+                    for x in tx.saturating_sub(1)..=(tx + 1).min(tw - 1) {
+                        let j = y * tw + x;
+                        if sure[j] || asked[j] {
+                            continue;
+                        }
+                        asked[j] = true;
+                        // A tile the sparse pass left out is asked now.
+                        let light = if inside(j) {
+                            light[j]
+                        } else {
+                            match verdict(j) {
+                                Some(strength) if strength >= SURE => return None,
+                                Some(_) => false,
+                                None => true,
+                            }
+                        };
+                        // Too faint for one pixel: unsure if plain over nine. (Asked only
+                        // beside the athlete's tiles: most tiles are plain snow.)
+                        let unsure = light
+                            || self.plain_over_nine(
+                                frame,
+                                grid.centre(j),
+                                |_, _| false,
+                                sampling,
+                                config,
+                            );
+                        if unsure {
+                            sure[j] = true;
+                            added.push(j);
+                        }
+                    }
+                }
+            }
+            if added.is_empty() {
+                break;
+            }
+            frontier = added;
+        }
+        Some(sure)
     }
 
     /// How surely frame pixel `(x, y)` is the athlete, 0 to 1, against the background
@@ -1185,6 +1303,49 @@ pub fn settle(
     (hull, permissive)
 }
 
+/// Where a camera's next frame is likely to show the athlete, for
+/// [`Background::matte_near`]: the box its last frame's matte tested, grown toward where
+/// it moved since the frame before (by twice that move) and by [`LEAD_MARGIN`] all round.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lead {
+    last: Option<[usize; 4]>,
+    before: Option<[usize; 4]>,
+}
+
+/// Pixels the box searched first reaches past where the athlete was, besides its move.
+const LEAD_MARGIN: usize = 48;
+
+impl Lead {
+    /// Counts the camera's latest matte (one that found nothing leaves no lead).
+    pub fn follow(&mut self, matte: &Matte) {
+        let [x0, y0, x1, y1] = matte.within;
+        self.before = self.last;
+        self.last = (x1 > x0 && y1 > y0).then_some(matte.within);
+    }
+
+    /// The box to search first in a `width` x `height` frame; `None` (the whole frame) if
+    /// the last frame did not find the athlete.
+    pub fn search(&self, (width, height): (usize, usize)) -> Option<[usize; 4]> {
+        let last = self.last?;
+        let before = self.before.unwrap_or(last);
+        // Twice the move of the box's centre, along each axis.
+        let step =
+            |lo: usize| (last[lo] + last[lo + 2]) as i64 - (before[lo] + before[lo + 2]) as i64;
+        let (sx, sy) = (step(0), step(1));
+        let low =
+            |v: usize, step: i64| (v as i64 + step.min(0) - LEAD_MARGIN as i64).max(0) as usize;
+        let high = |v: usize, step: i64, size: usize| {
+            ((v + LEAD_MARGIN) as i64 + step.max(0)).min(size as i64) as usize
+        };
+        Some([
+            low(last[0], sx),
+            low(last[1], sy),
+            high(last[2], sx, width),
+            high(last[3], sy, height),
+        ])
+    }
+}
+
 /// Where each camera pointed at each frame. Registration measures a frame's shake against
 /// the background learned from the lead-in, which sits where the lead-in frames happened to
 /// point; a camera shakes about its calibrated pose, so the mean over the frames so far
@@ -1571,6 +1732,67 @@ mod tests {
         }
         let score = iou(&matte.mask, &moved);
         assert!(score > 0.95, "IoU {score}");
+    }
+
+    #[test]
+    fn a_search_box_finds_what_the_whole_frame_does_and_a_wrong_one_falls_back() {
+        let (w, h) = (240, 160);
+        let config = MattingConfig::default();
+        let background = Background::learn(&[&snow(w, h, 0)], &config).unwrap();
+        // A red athlete and, far from it, a dark speck of debris.
+        let mut frame = snow(w, h, 1);
+        paint(&mut frame, 100, 40, 120, 100, |_| [180, 30, 40]);
+        paint(&mut frame, 200, 130, 212, 142, |_| [40, 40, 50]);
+        let whole = background.matte(&frame, &config);
+        assert!(whole.mask.get(205, 135), "the whole frame holds the debris");
+        // Around the athlete: the athlete's pixels, and nothing of the debris.
+        let near = background.matte_near(&frame, &config, Some([60, 0, 160, 140]));
+        for y in 0..h {
+            for x in 0..w {
+                let athlete = x < 160 && y < 130;
+                if athlete {
+                    assert_eq!(near.mask.get(x, y), whole.mask.get(x, y), "({x}, {y})");
+                } else {
+                    assert!(!near.mask.get(x, y), "({x}, {y})");
+                }
+            }
+        }
+        // A box the athlete reaches the edge of, and a box away from it, search the whole
+        // frame.
+        for wrong in [[60, 0, 112, 140], [0, 100, 60, 160]] {
+            let matte = background.matte_near(&frame, &config, Some(wrong));
+            assert_eq!(matte.mask.data, whole.mask.data, "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn a_lead_grows_toward_where_the_athlete_moved() {
+        let matte_at = |within: [usize; 4]| {
+            let mut matte = Background::learn(&[&snow(16, 16, 0)], &MattingConfig::default())
+                .unwrap()
+                .matte(&snow(16, 16, 0), &MattingConfig::default());
+            matte.within = within;
+            matte
+        };
+        let mut lead = Lead::default();
+        assert_eq!(lead.search((1280, 720)), None);
+        lead.follow(&matte_at([600, 300, 700, 500]));
+        let m = LEAD_MARGIN;
+        assert_eq!(
+            lead.search((1280, 720)),
+            Some([600 - m, 300 - m, 700 + m, 500 + m])
+        );
+        // Moved 20 px right and 10 px up: the box reaches 40 px further right, 20 further up.
+        lead.follow(&matte_at([620, 290, 720, 490]));
+        assert_eq!(
+            lead.search((1280, 720)),
+            Some([620 - m, 290 - 20 - m, 720 + 40 + m, 490 + m])
+        );
+        // Clamped to the frame; a frame with nothing found leaves no lead.
+        lead.follow(&matte_at([1200, 0, 1280, 100]));
+        assert_eq!(lead.search((1280, 720)).unwrap()[2], 1280);
+        lead.follow(&matte_at([0; 4]));
+        assert_eq!(lead.search((1280, 720)), None);
     }
 
     #[test]

@@ -461,14 +461,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .collect()
     })?;
     // Each camera's frame, its matte and what tells a live signal, read in parallel; and the
-    // CPU time each camera's took (one thread reads and mattes a camera's frame).
-    let matte_frame = |i: usize| -> Result<(Matted, Duration)> {
+    // CPU time each camera's took (one thread reads and mattes a camera's frame). Each
+    // camera's matting looks first where `leads` says its last frames found the athlete.
+    let matte_frame = |i: usize, leads: &[matting::Lead]| -> Result<(Matted, Duration)> {
         let cameras: Vec<_> = (0..n_cams)
             .into_par_iter()
             .map(|c| {
                 let started = thread_cpu();
                 let frame = clip.frame(c, i)?;
-                let matte = backgrounds[c].matte(&frame, &config);
+                let size = (frame.width as usize, frame.height as usize);
+                let search = leads.get(c).and_then(|lead| lead.search(size));
+                let matte = backgrounds[c].matte_near(&frame, &config, search);
                 let signal = Signal::of(&frame);
                 Ok(((frame, matte, signal), thread_cpu().saturating_sub(started)))
             })
@@ -486,6 +489,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let progress = progress_bar((meta.frames - meta.lead_in) as u64, "matte+hull", "frames");
     let mut health = Health::new(n_cams);
     let mut shake = matting::Shake::new(n_cams);
+    let mut leads = vec![matting::Lead::default(); n_cams];
     let mut shapes = Vec::new();
     let mut slice_frames = Vec::new();
     let mut mask_ious = Vec::new();
@@ -496,7 +500,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // A frame is matted while the one before is settled and carved: the cameras' mattes
     // and the hull's views are uneven tasks, and either leaves a core idle at its end.
     let t = Mark::now();
-    let (first, cpu) = matte_frame(meta.lead_in)?;
+    let (first, cpu) = matte_frame(meta.lead_in, &leads)?;
     let mut next = Some(first);
     let spent = t.spent();
     both_time += spent;
@@ -506,6 +510,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let (mut frames, mut mattes) = (Vec::new(), Vec::new());
         let matted = next.take().expect("frame i was matted in the round before");
         for (c, (frame, matte, signal)) in matted.into_iter().enumerate() {
+            leads[c].follow(&matte);
             frames.push(frame);
             mattes.push(matte);
             if let Some(warning) = health.check(c, i, signal) {
@@ -528,7 +533,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             },
             || {
                 let started = Instant::now();
-                let matted = (i + 1 < meta.frames).then(|| matte_frame(i + 1));
+                let matted = (i + 1 < meta.frames).then(|| matte_frame(i + 1, &leads));
                 (matted, started.elapsed())
             },
         );
@@ -642,7 +647,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // camera's), then carved finely.
     let (key_frames, key_mattes, key_cameras, key_hull) =
         timings.time("key instant hull", || {
-            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(key)?
+            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(key, &[])?
                 .0
                 .into_iter()
                 .map(|(frame, matte, _)| (frame, matte))

@@ -233,3 +233,72 @@ const VOXEL_FLOORS_WHITE: [f64; 4] = [0.24, 0.74, 0.60, 0.42];
 
 /// Held-out PSNR floors per scene, in dB, in [`Scene::ALL`]'s order.
 const PSNR_FLOORS: [f64; 4] = [21.0, 19.5, 28.0, 28.0];
+
+#[test]
+fn following_the_athlete_frame_by_frame_mattes_as_the_whole_frame_does() {
+    // Every frame of every scene, every hazard on: each camera's matting looks first where
+    // its last frames found the athlete. Its masks score against the truth as the whole
+    // frame's do (less the specks of spray and glare far from the athlete), and the box it
+    // looks in first is most often a small part of the frame.
+    let cameras = 4;
+    for scene in [
+        Scene::SkiJump,
+        Scene::FigureSkating,
+        Scene::Aerials,
+        Scene::Alpine,
+    ] {
+        let sim = Sim::new(SimConfig {
+            scene,
+            cameras,
+            width: WIDTH,
+            height: HEIGHT,
+            seconds: 1.2,
+            seed: 3,
+            lead_in_frames: LEAD_IN,
+            ..SimConfig::default()
+        });
+        let config = MattingConfig::default();
+        let lead: Vec<_> = (0..LEAD_IN).map(|i| sim.frames_at(i)).collect();
+        let backgrounds: Vec<Background> = (0..cameras)
+            .map(|c| {
+                let frames: Vec<_> = lead.iter().map(|set| &set[c].image).collect();
+                Background::learn(&frames, &config).unwrap()
+            })
+            .collect();
+        let mut leads = vec![matting::Lead::default(); cameras];
+        let (mut whole, mut followed) = (Scores::default(), Scores::default());
+        let (mut searches, mut narrow) = (0, 0);
+        for i in LEAD_IN..sim.frames() {
+            for ((frame, background), lead) in
+                sim.frames_at(i).iter().zip(&backgrounds).zip(&mut leads)
+            {
+                let search = lead.search((WIDTH as usize, HEIGHT as usize));
+                searches += 1;
+                if let Some([x0, y0, x1, y1]) = search {
+                    narrow += usize::from((x1 - x0) * (y1 - y0) * 4 < (WIDTH * HEIGHT) as usize);
+                }
+                let near = background.matte_near(&frame.image, &config, search);
+                lead.follow(&near);
+                let all = background.matte(&frame.image, &config);
+                for (scores, matte) in [(&mut whole, &all), (&mut followed, &near)] {
+                    for (a, b) in matte.mask.data.iter().zip(&frame.mask.data) {
+                        scores.inter += usize::from(*a && *b);
+                        scores.union += usize::from(*a || *b);
+                    }
+                }
+            }
+        }
+        let (a, b) = (whole.mask_iou(), followed.mask_iou());
+        println!(
+            "{scene:?}: mask IoU {a:.4} whole frame, {b:.4} followed; {narrow} of {searches} searches under a quarter of the frame"
+        );
+        assert!(
+            b >= a - 0.002,
+            "{scene:?}: followed {b:.4}, whole frame {a:.4}"
+        );
+        assert!(
+            narrow * 2 > searches,
+            "{scene:?}: {narrow} of {searches} narrow"
+        );
+    }
+}
