@@ -888,23 +888,26 @@ impl Background {
             .map(|i| (i, frame_luma(frame, i as usize) / gain))
             .collect();
         // The cost of every whole shift, sample by sample: a sample's shifts read one small
-        // neighbourhood of the background, which stays in cache for all of them.
+        // neighbourhood of the background, which stays in cache for all of them. Entry
+        // `(j, k)` is the shift `(max - j, max - k)`: the one that reads the background `j`
+        // pixels right of the sample's leftmost, in step with the row (so the loop
+        // vectorises).
         let side = (2 * max + 1) as usize;
         let mut costs = vec![0f32; side * side];
         for &(i, f) in &samples {
-            for (row, dy) in costs.chunks_exact_mut(side).zip(-max..=max) {
+            for (row, dy) in costs.chunks_exact_mut(side).zip((-max..=max).rev()) {
                 let centre = (i - dy * w) as usize;
                 let back = &self.luma[centre - max as usize..=centre + max as usize];
-                // Shift dx reads the background dx pixels to the left.
-                for (cost, b) in row.iter_mut().zip(back.iter().rev()) {
+                for (cost, b) in row.iter_mut().zip(back) {
                     // Truncated so the athlete's pixels do not dominate.
                     *cost += (f - b).powi(2).min(ALIGN_OUTLIER * ALIGN_OUTLIER);
                 }
             }
         }
         let (mut best, mut still) = (((0, 0), f32::INFINITY), f32::INFINITY);
-        for (k, &c) in costs.iter().enumerate() {
-            let (dx, dy) = ((k % side) as i32 - max, (k / side) as i32 - max);
+        // From the last entry (shift (-max, -max)) to the first, so ties go as before.
+        for (k, &c) in costs.iter().enumerate().rev() {
+            let (dx, dy) = (max - (k % side) as i32, max - (k / side) as i32);
             if (dx, dy) == (0, 0) {
                 still = c;
             }
