@@ -144,36 +144,37 @@ impl<'a> Synthesis<'a> {
             })
             .collect();
         let (gw, gh) = (w.div_ceil(GRID) + 1, h.div_ceil(GRID) + 1);
-        let grid: Vec<[u8; 3]> = (0..gh)
-            .into_par_iter()
-            .flat_map_iter(|gy| (0..gw).map(move |gx| (gx, gy)))
-            .map(|(gx, gy)| {
-                // The coarse points around this one (itself, two or four), and the coarse
-                // blocks it touches.
-                let xs = [gx / 2, gx.div_ceil(2)];
-                let ys = [gy / 2, gy.div_ceil(2)];
-                let touches =
-                    |v: usize, n: usize| (v.div_ceil(2).max(1) - 1)..(v / 2 + 1).min(n - 1);
-                let flat =
-                    touches(gy, ch).all(|by| touches(gx, cw).all(|bx| !busy[by * (cw - 1) + bx]));
-                if !flat {
-                    // A coarse point was computed already.
-                    if gx % 2 == 0 && gy % 2 == 0 {
-                        return coarse[gy / 2 * cw + gx / 2];
-                    }
-                    return background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1));
-                }
-                let mut sum = [0u32; 3];
-                for y in ys {
-                    for x in xs {
-                        for (s, v) in sum.iter_mut().zip(coarse[y * cw + x]) {
-                            *s += u32::from(v);
+        // The coarse blocks a grid line `v` touches (one, or the two it lies between), of `n`
+        // coarse lines.
+        let touches = |v: usize, n: usize| (v.div_ceil(2).max(1) - 1)..(v / 2 + 1).min(n - 1);
+        let mut grid = vec![[0u8; 3]; gw * gh];
+        grid.par_chunks_mut(gw).enumerate().for_each(|(gy, row)| {
+            // Per coarse column of blocks, whether a block this row touches is busy.
+            let busy_here: Vec<bool> = (0..cw - 1)
+                .map(|bx| touches(gy, ch).any(|by| busy[by * (cw - 1) + bx]))
+                .collect();
+            // The coarse rows around this one (itself, or the two it lies between).
+            let ys = [gy / 2, gy.div_ceil(2)];
+            for (gx, out) in row.iter_mut().enumerate() {
+                let flat = !touches(gx, cw).any(|bx| busy_here[bx]);
+                *out = if flat {
+                    let mut sum = [0u32; 3];
+                    for y in ys {
+                        for x in [gx / 2, gx.div_ceil(2)] {
+                            for (s, v) in sum.iter_mut().zip(coarse[y * cw + x]) {
+                                *s += u32::from(v);
+                            }
                         }
                     }
-                }
-                sum.map(|v| ((v + 2) / 4) as u8)
-            })
-            .collect();
+                    sum.map(|v| ((v + 2) / 4) as u8)
+                } else if gx % 2 == 0 && gy % 2 == 0 {
+                    // A coarse point was computed already.
+                    coarse[gy / 2 * cw + gx / 2]
+                } else {
+                    background((GRID * gx).min(w - 1), (GRID * gy).min(h - 1))
+                };
+            }
+        });
         let mut data = vec![0u8; w * h * 3];
         data.par_chunks_mut(w * 3).enumerate().for_each(|(y, row)| {
             const G: u32 = GRID as u32;
