@@ -88,21 +88,39 @@ impl Projector {
     /// Projects a world point to pixel coordinates; `None` behind the camera.
     #[inline]
     pub fn project(&self, world: DVec3) -> Option<DVec2> {
-        let w = world.extend(1.0);
-        if let Some(p) = &self.pinhole {
-            // K's last row is (0, 0, 1): the third coordinate is the camera-space depth.
-            let z = p[2].dot(w);
-            if z <= 1e-12 {
-                return None;
+        let [p] = self.project_all(&[world]);
+        p
+    }
+
+    /// Projects `N` world points, each as [`Projector::project`] does, side by side: lane by
+    /// lane the same arithmetic in the same order (the same pixels), in loops that
+    /// vectorise.
+    #[inline]
+    pub fn project_all<const N: usize>(&self, world: &[DVec3; N]) -> [Option<DVec2>; N] {
+        // `row · (world, 1)`, summed as `DVec4::dot` sums.
+        let dot = |row: &DVec4| {
+            let mut out = [0.0; N];
+            for (o, w) in out.iter_mut().zip(world) {
+                *o = row.x * w.x + row.y * w.y + row.z * w.z + row.w;
             }
-            return Some(DVec2::new(p[0].dot(w) / z, p[1].dot(w) / z));
+            out
+        };
+        let pinhole = self.pinhole.as_ref();
+        // With a pinhole, K's last row is (0, 0, 1): the third coordinate is the camera-space
+        // depth.
+        let rows = pinhole.unwrap_or(&self.view);
+        let (mut x, mut y, z) = (dot(&rows[0]), dot(&rows[1]), dot(&rows[2]));
+        for i in 0..N {
+            x[i] /= z[i];
+            y[i] /= z[i];
         }
-        let c = DVec3::new(
-            self.view[0].dot(w),
-            self.view[1].dot(w),
-            self.view[2].dot(w),
-        );
-        image_of(&self.k, &self.distortion, c)
+        if pinhole.is_none() {
+            for i in 0..N {
+                let p = self.k * self.distortion.apply(DVec2::new(x[i], y[i])).extend(1.0);
+                (x[i], y[i]) = (p.x, p.y);
+            }
+        }
+        std::array::from_fn(|i| (z[i] > 1e-12).then(|| DVec2::new(x[i], y[i])))
     }
 
     /// A world point's depth in front of the camera (camera-space z).

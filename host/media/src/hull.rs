@@ -262,13 +262,7 @@ impl Carver<'_, '_> {
         // as many as asking about its voxels' centres, and a cell on the silhouette's edge
         // (most cells this small) would ask about the centres after.
         if size == 2 && !self.conservative {
-            for dz in [0, 1] {
-                for dy in [0, 1] {
-                    for dx in [0, 1] {
-                        self.visit(x + dx, y + dy, z + dz, 1, inside, walk);
-                    }
-                }
-            }
+            self.leaves([x, y, z], inside, walk);
             return;
         }
         let mut outside = 0;
@@ -334,47 +328,84 @@ impl Carver<'_, '_> {
 
     /// Whether a voxel centre stays; views flagged in `inside` already hold it.
     fn leaf_occupied(&self, center: DVec3, inside: u64, walk: &mut Walk) -> bool {
-        let mut misses = 0;
-        let mut seen = inside.count_ones();
+        self.occupied(&[center], inside, walk) == 1
+    }
+
+    /// Carves the eight voxels of the cell of two whose low voxel is `(x, y, z)`: every view
+    /// is asked about their eight centres at once.
+    fn leaves(&self, [x, y, z]: [u32; 3], inside: u64, walk: &mut Walk) {
+        // Ordered as the voxels are kept: x fastest, then y, then z; each centre computed as
+        // a single voxel's is in `visit`.
+        let centres: [DVec3; 8] = std::array::from_fn(|i| {
+            let (dx, dy, dz) = (i as u32 & 1, i as u32 >> 1 & 1, i as u32 >> 2);
+            let lo = self.min
+                + self.voxel * DVec3::new(f64::from(x + dx), f64::from(y + dy), f64::from(z + dz));
+            (lo + (lo + self.voxel * 1.0)) * 0.5
+        });
+        let kept = self.occupied(&centres, inside, walk);
+        for i in 0..8 {
+            if kept & (1 << i) != 0 {
+                let (dx, dy, dz) = (i as u32 & 1, i as u32 >> 1 & 1, i as u32 >> 2);
+                walk.out
+                    .push((x + dx) + self.n * ((y + dy) + self.n * (z + dz)));
+            }
+        }
+    }
+
+    /// Which of the voxel centres `centres` stay (bit `i` for centre `i`): those that at
+    /// most `tolerance` views see outside their silhouettes, and at least `min_views` see;
+    /// views flagged in `inside` already hold them. Each view projects all the centres at
+    /// once; the views are asked until every centre is carved away or all have answered.
+    fn occupied<const N: usize>(&self, centres: &[DVec3; N], inside: u64, walk: &mut Walk) -> u32 {
+        let mut misses = [0u32; N];
+        let mut seen = [inside.count_ones(); N];
+        let mut alive: u32 = (1 << N) - 1;
         for v in walk.order(self.views.len()) {
             let view = &self.views[v];
             if v < 64 && inside & (1 << v) != 0 {
                 continue;
             }
-            let Some(p) = view.projector.project(center) else {
-                continue;
-            };
-            if !view.camera.in_image(p) {
-                continue;
-            }
-            seen += 1;
-            let (px, py) = (round(p.x) as u32, round(p.y) as u32);
             let (w, h) = view.size;
-            if !view
-                .silhouette
-                .get(px.min(w - 1) as usize, py.min(h - 1) as usize)
-            {
-                misses += 1;
-                if misses > self.tolerance {
-                    walk.first = v;
-                    return false;
+            for (i, p) in view.projector.project_all(centres).into_iter().enumerate() {
+                let Some(p) = p.filter(|p| alive & (1 << i) != 0 && view.camera.in_image(*p))
+                else {
+                    continue;
+                };
+                seen[i] += 1;
+                let (px, py) = (round(p.x) as u32, round(p.y) as u32);
+                if !view
+                    .silhouette
+                    .get(px.min(w - 1) as usize, py.min(h - 1) as usize)
+                {
+                    misses[i] += 1;
+                    if misses[i] > self.tolerance {
+                        alive &= !(1 << i);
+                        walk.first = v;
+                    }
                 }
             }
+            if alive == 0 {
+                return 0;
+            }
         }
-        seen >= self.min_views
+        (0..N)
+            .filter(|&i| alive & (1 << i) != 0 && seen[i] >= self.min_views)
+            .fold(0, |kept, i| kept | 1 << i)
     }
 }
 
 /// Projects a box's corners and tests the pixels whose centres fall in their bounding rectangle.
 fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
-    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
-    for i in 0..8 {
-        let corner = DVec3::new(
+    let corners: [DVec3; 8] = std::array::from_fn(|i| {
+        DVec3::new(
             if i & 1 == 0 { lo.x } else { hi.x },
             if i & 2 == 0 { lo.y } else { hi.y },
             if i & 4 == 0 { lo.z } else { hi.z },
-        );
-        let Some(p) = view.projector.project(corner) else {
+        )
+    });
+    let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
+    for p in view.projector.project_all(&corners) {
+        let Some(p) = p else {
             return Verdict::Partly;
         };
         min = min.min(p);
