@@ -318,6 +318,44 @@ mod tests {
     }
 
     #[test]
+    fn points_projected_together_land_where_each_does_alone() {
+        let lens = Distortion {
+            k1: -0.2,
+            k2: 0.05,
+            p1: 0.001,
+            p2: -0.002,
+            k3: 0.01,
+        };
+        for cam in [camera(Distortion::default()), camera(lens)] {
+            let projector = cam.projector();
+            // Spread about the view, one behind the camera.
+            let points: [DVec3; 8] = std::array::from_fn(|i| {
+                DVec3::new(
+                    0.3 * i as f64 - 1.0,
+                    0.17 * (i % 3) as f64,
+                    0.4 - 0.1 * i as f64,
+                )
+            });
+            let behind = cam.center() - cam.r.row(2) * 2.0;
+            let points = [points, [behind; 8]].concat();
+            for chunk in points.chunks_exact(8) {
+                let chunk: &[DVec3; 8] = chunk.try_into().unwrap();
+                let together = projector.project_all(chunk);
+                for (p, t) in chunk.iter().zip(together) {
+                    // Bit for bit: a hull carved either way is the same.
+                    assert_eq!(projector.project(*p), t);
+                    let alone = cam.project(*p);
+                    assert_eq!(alone.is_some(), t.is_some());
+                    if let (Some(a), Some(t)) = (alone, t) {
+                        assert!(a.distance(t) < 1e-9, "{a} {t}");
+                    }
+                }
+            }
+            assert!(projector.project(behind).is_none());
+        }
+    }
+
+    #[test]
     fn look_at_centres_the_target_and_between_joins_two_cameras() {
         let k = camera(Distortion::default()).k;
         let target = DVec3::new(1.0, 2.0, 0.5);
