@@ -394,17 +394,22 @@ impl Carver<'_, '_> {
     }
 }
 
-/// Projects a box's corners and tests the pixels whose centres fall in their bounding rectangle.
-fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
-    let corners: [DVec3; 8] = std::array::from_fn(|i| {
+/// The eight corners of the box from `lo` to `hi`: bit 0 of the index picks x from `hi`,
+/// bit 1 y, bit 2 z.
+fn box_corners(lo: DVec3, hi: DVec3) -> [DVec3; 8] {
+    std::array::from_fn(|i| {
         DVec3::new(
             if i & 1 == 0 { lo.x } else { hi.x },
             if i & 2 == 0 { lo.y } else { hi.y },
             if i & 4 == 0 { lo.z } else { hi.z },
         )
-    });
+    })
+}
+
+/// Projects a box's corners and tests the pixels whose centres fall in their bounding rectangle.
+fn verdict(view: &View<'_>, lo: DVec3, hi: DVec3) -> Verdict {
     let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
-    for p in view.projector.project_all(&corners) {
+    for p in view.projector.project_all(&box_corners(lo, hi)) {
         let Some(p) = p else {
             return Verdict::Partly;
         };
@@ -882,18 +887,16 @@ fn footprint(
 ) {
     let mut corners = [DVec2::ZERO; 8];
     let (mut min, mut max) = (DVec2::splat(f64::INFINITY), DVec2::splat(f64::NEG_INFINITY));
-    for (i, corner) in corners.iter_mut().enumerate() {
-        let p = DVec3::new(
-            if i & 1 == 0 { lo.x } else { hi.x },
-            if i & 2 == 0 { lo.y } else { hi.y },
-            if i & 4 == 0 { lo.z } else { hi.z },
-        );
-        match projector.project(p) {
-            Some(q) => *corner = q,
-            None => return,
-        }
-        min = min.min(*corner);
-        max = max.max(*corner);
+    for (corner, p) in corners
+        .iter_mut()
+        .zip(projector.project_all(&box_corners(lo, hi)))
+    {
+        let Some(p) = p else {
+            return;
+        };
+        *corner = p;
+        min = min.min(p);
+        max = max.max(p);
     }
     let x0 = min.x.ceil().max(0.0) as u32;
     let y0 = min.y.ceil().max(0.0) as u32;
