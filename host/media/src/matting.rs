@@ -568,13 +568,15 @@ impl Background {
         let mut unsure = Mask::empty(self.width, self.height);
         // The box of the tiles tested: outside it every pixel is plain background.
         let near = spread(&sure, tw, th, TILE_REACH);
-        let tested = crate::image::set_box(&near, tw, [0, 0, tw, th]).map_or([0; 4], |b| {
-            let [x0, y0, x1, y1] = b.map(|v| v * TILE);
+        let near_box = crate::image::set_box(&near, tw, [0, 0, tw, th]).unwrap_or([0; 4]);
+        let [bx0, by0, bx1, by1] = near_box;
+        let tested = {
+            let [x0, y0, x1, y1] = near_box.map(|v| v * TILE);
             [x0, y0, x1.min(w), y1.min(h)]
-        });
+        };
         let mut strength_of = Window::zeros(tested);
-        for ty in 0..th {
-            for tx in 0..tw {
+        for ty in by0..by1 {
+            for tx in bx0..bx1 {
                 if !near[ty * tw + tx] {
                     continue;
                 }
@@ -597,8 +599,9 @@ impl Background {
         // sparse pass pools too).
         let beside = spread(&sure, tw, th, 1);
         let mut pooled = Vec::new();
-        for ty in 0..th {
-            for tx in 0..tw {
+        // (Tiles beside the athlete's are near it too: in the box of those.)
+        for ty in by0..by1 {
+            for tx in bx0..bx1 {
                 if !beside[ty * tw + tx] {
                     continue;
                 }
