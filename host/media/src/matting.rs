@@ -347,17 +347,29 @@ impl Background {
     fn brightness(frames: &[&RgbImage], max_shift: i32) -> Background {
         let (w, h) = (frames[0].width, frames[0].height);
         let n = frames.len() as f32;
-        let luma: Vec<f32> = (0..w as usize * h as usize)
-            .into_par_iter()
-            .map(|i| frames.iter().map(|f| frame_luma(f, i)).sum::<f32>() / n)
-            .collect();
+        let mut brightness = vec![0f32; w as usize * h as usize];
+        // Row by row, frame after frame (so each pixel's sum goes in frame order).
+        brightness
+            .par_chunks_mut(w as usize)
+            .enumerate()
+            .for_each(|(y, row)| {
+                for f in frames {
+                    let pixels = &f.data[y * row.len() * 3..(y + 1) * row.len() * 3];
+                    for (v, p) in row.iter_mut().zip(pixels.chunks_exact(3)) {
+                        *v += luma([f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]);
+                    }
+                }
+                for v in row {
+                    *v /= n;
+                }
+            });
         Background {
             width: w,
             height: h,
             colour: Vec::new(),
             pooled: Vec::new(),
-            textured: textured(&luma, w as usize, h as usize, max_shift),
-            luma,
+            textured: textured(&brightness, w as usize, h as usize, max_shift),
+            luma: brightness,
         }
     }
 
