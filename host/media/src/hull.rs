@@ -501,29 +501,40 @@ impl Hull {
 
     /// The occupied voxels with an empty face-neighbour: all that any camera can see.
     pub fn surface(&self) -> Surface {
-        let n = i64::from(self.resolution);
-        let (voxels, open) = (0..n)
+        let n = self.resolution as usize;
+        let occupied = &self.occupied;
+        // Row by row along x (each row's neighbours are whole rows beside it).
+        let (voxels, open) = (0..n * n)
             .into_par_iter()
-            .flat_map_iter(|z| {
-                (0..n).flat_map(move |y| {
-                    (0..n).filter_map(move |x| {
-                        if !self.get(x, y, z) {
-                            return None;
-                        }
-                        let open = [
-                            (x - 1, y, z),
-                            (x + 1, y, z),
-                            (x, y - 1, z),
-                            (x, y + 1, z),
-                            (x, y, z - 1),
-                            (x, y, z + 1),
-                        ]
+            .flat_map_iter(|row| {
+                let (y, z) = (row % n, row / n);
+                let at = |y: usize, z: usize| &occupied[(y + n * z) * n..(y + n * z + 1) * n];
+                // A row outside the grid is empty.
+                let beside = |inside: bool, y: usize, z: usize| {
+                    if inside { at(y, z) } else { &[][..] }
+                };
+                let this = at(y, z);
+                let rows = [
+                    beside(y > 0, y.wrapping_sub(1), z),
+                    beside(y + 1 < n, y + 1, z),
+                    beside(z > 0, y, z.wrapping_sub(1)),
+                    beside(z + 1 < n, y, z + 1),
+                ];
+                (0..n).filter(|&x| this[x]).filter_map(move |x| {
+                    let filled = |row: &[bool]| row.get(x).copied().unwrap_or(false);
+                    let faces = [
+                        x > 0 && this[x - 1],
+                        x + 1 < n && this[x + 1],
+                        filled(rows[0]),
+                        filled(rows[1]),
+                        filled(rows[2]),
+                        filled(rows[3]),
+                    ];
+                    let open = faces
                         .iter()
                         .enumerate()
-                        .filter(|(_, (x, y, z))| !self.get(*x, *y, *z))
-                        .fold(0u8, |bits, (face, _)| bits | 1 << face);
-                        (open != 0).then_some(((x + n * (y + n * z)) as u32, open))
-                    })
+                        .fold(0u8, |bits, (face, filled)| bits | u8::from(!filled) << face);
+                    (open != 0).then_some(((x + n * row) as u32, open))
                 })
             })
             .unzip();
@@ -1097,6 +1108,48 @@ mod tests {
             }
             assert!(covered > 150, "{eye}: {covered} pixels");
         }
+    }
+
+    #[test]
+    fn the_surface_is_every_voxel_with_an_open_face() {
+        // Nine voxels in ten set by a hash, and every voxel of the faces x = 0 and y = 0.
+        let n = 12i64;
+        let mut hull = scattered();
+        hull.resolution = n as u32;
+        hull.occupied = (0..n * n * n)
+            .map(|i| (i * 2_654_435_761 % 97) < 90 || i % n == 0 || i % (n * n) < n)
+            .collect();
+        let surface = hull.surface();
+        let mut want = (Vec::new(), Vec::new());
+        for z in 0..n {
+            for y in 0..n {
+                for x in 0..n {
+                    if !hull.get(x, y, z) {
+                        continue;
+                    }
+                    let around = [
+                        (x - 1, y, z),
+                        (x + 1, y, z),
+                        (x, y - 1, z),
+                        (x, y + 1, z),
+                        (x, y, z - 1),
+                        (x, y, z + 1),
+                    ];
+                    let open = (0..6)
+                        .filter(|&f| {
+                            let (x, y, z) = around[f];
+                            !hull.get(x, y, z)
+                        })
+                        .fold(0u8, |bits, f| bits | 1 << f);
+                    if open != 0 {
+                        want.0.push((x + n * (y + n * z)) as u32);
+                        want.1.push(open);
+                    }
+                }
+            }
+        }
+        assert!(want.0.len() > 100 && want.0.len() < hull.count());
+        assert_eq!((surface.voxels, surface.open), want);
     }
 
     #[test]
