@@ -299,6 +299,17 @@ mod tests {
         }
     }
 
+    /// A lens with every coefficient set.
+    fn lens() -> Distortion {
+        Distortion {
+            k1: -0.2,
+            k2: 0.05,
+            p1: 0.001,
+            p2: -0.002,
+            k3: 0.01,
+        }
+    }
+
     #[test]
     fn a_projected_point_lies_on_the_ray_through_its_pixel() {
         let lens = Distortion {
@@ -319,14 +330,7 @@ mod tests {
 
     #[test]
     fn points_projected_together_land_where_each_does_alone() {
-        let lens = Distortion {
-            k1: -0.2,
-            k2: 0.05,
-            p1: 0.001,
-            p2: -0.002,
-            k3: 0.01,
-        };
-        for cam in [camera(Distortion::default()), camera(lens)] {
+        for cam in [camera(Distortion::default()), camera(lens())] {
             let projector = cam.projector();
             // Spread about the view, one behind the camera.
             let points: [DVec3; 8] = std::array::from_fn(|i| {
@@ -400,14 +404,7 @@ mod tests {
 
     #[test]
     fn a_projector_projects_as_its_camera_does() {
-        let lens = Distortion {
-            k1: -0.2,
-            k2: 0.05,
-            p1: 0.001,
-            p2: -0.002,
-            k3: 0.01,
-        };
-        for cam in [camera(Distortion::default()), camera(lens)] {
+        for cam in [camera(Distortion::default()), camera(lens())] {
             let projector = cam.projector();
             for i in 0..50 {
                 let f = f64::from(i);

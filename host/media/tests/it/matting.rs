@@ -79,6 +79,17 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
+/// Each camera's background, learned from the clip's lead-in.
+fn learned(sim: &Sim, cameras: usize, config: &MattingConfig) -> Vec<Background> {
+    let lead: Vec<_> = (0..LEAD_IN).map(|i| sim.frames_at(i)).collect();
+    (0..cameras)
+        .map(|c| {
+            let frames: Vec<_> = lead.iter().map(|set| &set[c].image).collect();
+            Background::learn(&frames, config).unwrap()
+        })
+        .collect()
+}
+
 /// Mattes a simulated clip, carves it and renders a held-out view in its middle frame.
 fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> Scores {
     let sim = Sim::new(SimConfig {
@@ -93,13 +104,7 @@ fn clip_scores(scene: Scene, hazards: Hazards, white_suit: bool, seed: u64) -> S
         ..SimConfig::default()
     });
     let config = MattingConfig::default();
-    let lead: Vec<_> = (0..LEAD_IN).map(|i| sim.frames_at(i)).collect();
-    let backgrounds: Vec<Background> = (0..CAMERAS)
-        .map(|c| {
-            let frames: Vec<_> = lead.iter().map(|set| &set[c].image).collect();
-            Background::learn(&frames, &config).unwrap()
-        })
-        .collect();
+    let backgrounds = learned(&sim, CAMERAS, &config);
     let volume = sim.volume().expect("the athlete appears");
     let plates: Vec<_> = backgrounds.iter().map(Background::plate).collect();
     let carving = Carving {
@@ -258,13 +263,7 @@ fn following_the_athlete_frame_by_frame_mattes_as_the_whole_frame_does() {
             ..SimConfig::default()
         });
         let config = MattingConfig::default();
-        let lead: Vec<_> = (0..LEAD_IN).map(|i| sim.frames_at(i)).collect();
-        let backgrounds: Vec<Background> = (0..cameras)
-            .map(|c| {
-                let frames: Vec<_> = lead.iter().map(|set| &set[c].image).collect();
-                Background::learn(&frames, &config).unwrap()
-            })
-            .collect();
+        let backgrounds = learned(&sim, cameras, &config);
         let mut leads = vec![matting::Lead::default(); cameras];
         let (mut whole, mut followed) = (Scores::default(), Scores::default());
         let (mut searches, mut narrow) = (0, 0);
