@@ -568,6 +568,10 @@ impl Hull {
                     ];
                     hits.push((py * width as u32 + px, depth, index));
                 };
+                // Voxels far smaller than a pixel cover the pixel their centre falls in; their
+                // centres wait here to be projected eight at a time (and are, before any other
+                // voxel is drawn, so the hits keep their order).
+                let mut small = Centres::default();
                 for (&index, &open) in chunk.iter().zip(open) {
                     let [x, y, z] = self.cell(index);
                     let lo = self.bounds.min + voxel * DVec3::new(x as f64, y as f64, z as f64);
@@ -578,16 +582,17 @@ impl Hull {
                     }
                     let depth = projector.depth(centre);
                     if depth > 0.0 && diagonal * focal < SUBPIXEL * depth {
-                        // Far smaller than a pixel: it covers the pixel its centre falls in.
-                        if let Some(p) = projector.project(centre).filter(|p| camera.in_image(*p)) {
-                            hit(round(p.x) as u32, round(p.y) as u32, depth as f32, index);
+                        if small.push(centre, depth as f32, index) {
+                            small.draw(camera, &projector, &mut hit);
                         }
                         continue;
                     }
+                    small.draw(camera, &projector, &mut hit);
                     footprint(camera, &projector, lo, lo + voxel, |px, py| {
                         hit(px, py, depth as f32, index);
                     });
                 }
+                small.draw(camera, &projector, &mut hit);
                 (hits, window)
             })
             .collect();
@@ -803,6 +808,44 @@ fn traverse<T>(
             return None;
         }
         next[axis] += delta[axis];
+    }
+}
+
+/// Up to eight voxels smaller than a pixel, waiting to be drawn (see
+/// [`Hull::render_depth_of`]): centres, depths and indices.
+#[derive(Default)]
+struct Centres {
+    centres: [DVec3; 8],
+    voxels: [(f32, u32); 8],
+    count: usize,
+}
+
+impl Centres {
+    /// Adds a voxel; whether the eight are now full.
+    fn push(&mut self, centre: DVec3, depth: f32, index: u32) -> bool {
+        self.centres[self.count] = centre;
+        self.voxels[self.count] = (depth, index);
+        self.count += 1;
+        self.count == 8
+    }
+
+    /// Draws the voxels waiting (each as the pixel its centre falls in) and empties the list.
+    fn draw(
+        &mut self,
+        camera: &Camera,
+        projector: &Projector,
+        hit: &mut impl FnMut(u32, u32, f32, u32),
+    ) {
+        if self.count == 0 {
+            return;
+        }
+        let pixels = projector.project_all(&self.centres);
+        for (p, (depth, index)) in pixels.iter().zip(self.voxels).take(self.count) {
+            if let Some(p) = p.filter(|p| camera.in_image(*p)) {
+                hit(round(p.x) as u32, round(p.y) as u32, depth, index);
+            }
+        }
+        self.count = 0;
     }
 }
 
