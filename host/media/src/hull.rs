@@ -334,20 +334,23 @@ impl Carver<'_, '_> {
     /// Carves the eight voxels of the cell of two whose low voxel is `(x, y, z)`: every view
     /// is asked about their eight centres at once.
     fn leaves(&self, [x, y, z]: [u32; 3], inside: u64, walk: &mut Walk) {
-        // Ordered as the voxels are kept: x fastest, then y, then z; each centre computed as
-        // a single voxel's is in `visit`.
-        let centres: [DVec3; 8] = std::array::from_fn(|i| {
-            let (dx, dy, dz) = (i as u32 & 1, i as u32 >> 1 & 1, i as u32 >> 2);
-            let lo = self.min
-                + self.voxel * DVec3::new(f64::from(x + dx), f64::from(y + dy), f64::from(z + dz));
+        // Ordered as the voxels are kept: x fastest, then y, then z.
+        let cells: [[u32; 3]; 8] = std::array::from_fn(|i| {
+            [
+                x + (i as u32 & 1),
+                y + (i as u32 >> 1 & 1),
+                z + (i as u32 >> 2),
+            ]
+        });
+        // Each centre computed as a single voxel's is in `visit`.
+        let centres = cells.map(|[x, y, z]| {
+            let lo = self.min + self.voxel * DVec3::new(f64::from(x), f64::from(y), f64::from(z));
             (lo + (lo + self.voxel * 1.0)) * 0.5
         });
         let kept = self.occupied(&centres, inside, walk);
-        for i in 0..8 {
+        for (i, [x, y, z]) in cells.into_iter().enumerate() {
             if kept & (1 << i) != 0 {
-                let (dx, dy, dz) = (i as u32 & 1, i as u32 >> 1 & 1, i as u32 >> 2);
-                walk.out
-                    .push((x + dx) + self.n * ((y + dy) + self.n * (z + dz)));
+                walk.out.push(x + self.n * (y + self.n * z));
             }
         }
     }

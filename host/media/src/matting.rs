@@ -705,25 +705,11 @@ impl Background {
         if !whole {
             // The athlete is in the region, clear of the edges it does not share with the
             // frame.
-            let inner = [
-                if rx0 == 0 { 0 } else { rx0 + GUARD },
-                if ry0 == 0 { 0 } else { ry0 + GUARD },
-                if rx1 == tw {
-                    tw
-                } else {
-                    rx1.saturating_sub(GUARD)
-                },
-                if ry1 == th {
-                    th
-                } else {
-                    ry1.saturating_sub(GUARD)
-                },
-            ];
             let found = crate::image::set_box(&sure, tw, [rx0, ry0, rx1, ry1])?;
-            let clear = found[0] >= inner[0]
-                && found[1] >= inner[1]
-                && found[2] <= inner[2]
-                && found[3] <= inner[3];
+            let clear = (rx0 == 0 || found[0] >= rx0 + GUARD)
+                && (ry0 == 0 || found[1] >= ry0 + GUARD)
+                && (rx1 == tw || found[2] + GUARD <= rx1)
+                && (ry1 == th || found[3] + GUARD <= ry1);
             if !clear {
                 return None;
             }
