@@ -32,6 +32,18 @@ impl RgbImage {
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
 
+    /// The pixels of the box `[x0, y0, x1, y1)` (inside the image) as a window of their own:
+    /// a matted athlete kept without the rest of its frame.
+    pub fn window(&self, bounds: [usize; 4]) -> Window<[u8; 3]> {
+        let [x0, y0, x1, y1] = bounds;
+        let w = self.width as usize;
+        let values = (y0..y1)
+            .flat_map(|y| self.data[(y * w + x0) * 3..(y * w + x1) * 3].chunks_exact(3))
+            .map(|p| [p[0], p[1], p[2]])
+            .collect();
+        Window { bounds, values }
+    }
+
     /// The colour at a fractional position, bilinearly; outside takes the nearest edge.
     pub fn bilinear(&self, x: f64, y: f64) -> [f64; 3] {
         let mut out = [0.0; 3];
@@ -321,6 +333,23 @@ impl Integral {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_window_holds_the_pixels_of_its_box() {
+        // Pixel (x, y) of a 4x3 image is [x, y, 7].
+        let data = (0..3u8)
+            .flat_map(|y| (0..4u8).flat_map(move |x| [x, y, 7]))
+            .collect();
+        let image = RgbImage::new(4, 3, data).expect("4x3");
+        let window = image.window([1, 1, 3, 3]);
+        assert_eq!(
+            window.values,
+            vec![[1, 1, 7], [2, 1, 7], [1, 2, 7], [2, 2, 7]]
+        );
+        assert_eq!(window.get(2, 2), image.pixel(2, 2));
+        assert_eq!(window.get(0, 0), [0, 0, 0]);
+        assert!(image.window([2, 1, 2, 3]).values.is_empty());
+    }
 
     #[test]
     fn a_window_holds_its_box_and_reads_zero_outside() {

@@ -581,7 +581,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .zip(mattes)
             .next()
             .expect("at least two cameras");
-        slice_frames.push((i, frame, matte.alpha));
+        // The athlete's pixels alone: a whole frame a round would be fresh memory to fault in.
+        slice_frames.push((i, frame.window(matte.alpha.bounds), matte.alpha));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -628,7 +629,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         let phases: Vec<Phase<'_>> = indices
             .iter()
             .map(|&k| Phase {
-                frame: &slice_frames[k].1,
+                colour: &slice_frames[k].1,
                 alpha: &slice_frames[k].2,
             })
             .collect();
@@ -772,16 +773,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     })?;
     if args.slowmo > 1 {
         timings.time("slow motion", || {
-            let mut frames = slow_motion(
-                &clip.cameras[0],
-                &plates[0],
-                &slice_frames,
-                &shapes,
-                &kinematics,
-                meta.fps,
-                args.slowmo,
-            )
-            .peekable();
+            // The slice's camera's frames over the flight, read again (the pass kept only
+            // the athlete of each).
+            let frames = slow_motion_span(&slice_frames, &shapes, &kinematics, meta.fps)
+                .map(|(i, alpha, centroid)| Ok((clip.frame(0, i)?, alpha, centroid)))
+                .collect::<Result<Vec<_>>>()?;
+            let mut frames =
+                slow_motion(&clip.cameras[0], &plates[0], &frames, args.slowmo).peekable();
             if frames.peek().is_none() {
                 return Ok(());
             }
@@ -961,29 +959,40 @@ impl Signal {
     }
 }
 
-/// Slow motion of `camera` (the slice's camera, whose frames and alphas `frames` holds):
-/// `factor` frames per real frame, from two frames before takeoff to two after landing,
-/// each made when it is asked for.
-fn slow_motion<'a>(
-    camera: &Camera,
-    plate: &'a RgbImage,
-    frames: &'a [(usize, RgbImage, Window<f32>)],
-    shapes: &[(usize, Shape)],
+/// The frames slow motion spans, from two frames before takeoff to two after landing (all
+/// of them without a flight): each one's index, the athlete's alpha in the slice's camera,
+/// and the athlete's centroid.
+fn slow_motion_span<'a>(
+    frames: &'a [(usize, Window<[u8; 3]>, Window<f32>)],
+    shapes: &'a [(usize, Shape)],
     kinematics: &Kinematics,
     fps: f64,
-    factor: usize,
-) -> impl Iterator<Item = RgbImage> + 'a {
+) -> impl Iterator<Item = (usize, &'a Window<f32>, DVec3)> + 'a {
     let margin = 2.0 / fps;
     let (from, to) = match (kinematics.takeoff_s, kinematics.landing_s) {
         (Some(a), Some(b)) => (a - margin, b + margin),
         _ => (f64::NEG_INFINITY, f64::INFINITY),
     };
+    frames.iter().filter_map(move |(i, _, alpha)| {
+        let shape = &shapes.iter().find(|(j, _)| j == i)?.1;
+        (from..=to)
+            .contains(&shape.t)
+            .then_some((*i, alpha, shape.centroid))
+    })
+}
+
+/// Slow motion of `camera` (the slice's camera) through `frames` (each with the athlete's
+/// alpha and centroid): `factor` frames per real frame, each made when it is asked for.
+fn slow_motion<'a>(
+    camera: &Camera,
+    plate: &'a RgbImage,
+    frames: &'a [(RgbImage, &'a Window<f32>, DVec3)],
+    factor: usize,
+) -> impl Iterator<Item = RgbImage> + 'a {
     let layers: Vec<Layer<'_>> = frames
         .iter()
-        .filter_map(|(i, frame, alpha)| {
-            let shape = &shapes.iter().find(|(j, _)| j == i)?.1;
-            ((from..=to).contains(&shape.t)).then_some(())?;
-            Some(Layer::new(frame, alpha, camera.project(shape.centroid)?))
+        .filter_map(|(frame, alpha, centroid)| {
+            Some(Layer::new(frame, alpha, camera.project(*centroid)?))
         })
         .collect();
     let steps: Vec<(usize, f32)> = (0..layers.len().saturating_sub(1))

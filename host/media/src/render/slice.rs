@@ -4,10 +4,11 @@
 use crate::image::{RgbImage, Window};
 use crate::kinematics::Kinematics;
 
-/// One phase to draw: the camera's frame and its matte (alpha 0..1 over a window).
+/// One phase to draw: the athlete's pixels in the camera's frame and its matte (alpha 0..1
+/// over a window).
 pub struct Phase<'a> {
-    /// The frame.
-    pub frame: &'a RgbImage,
+    /// The frame's pixels over (at least) the alpha's box.
+    pub colour: &'a Window<[u8; 3]>,
     /// The athlete's alpha in that frame.
     pub alpha: &'a Window<f32>,
 }
@@ -18,10 +19,15 @@ pub fn composite(background: &RgbImage, phases: &[Phase<'_>], fade: f32) -> RgbI
     let mut out = background.clone();
     let k = phases.len();
     for (index, phase) in phases.iter().enumerate() {
-        assert_eq!(
-            (phase.frame.width, phase.frame.height),
-            (background.width, background.height),
-            "phase size"
+        let ([ax0, ay0, ax1, ay1], [cx0, cy0, cx1, cy1]) =
+            (phase.alpha.bounds, phase.colour.bounds);
+        assert!(
+            ax0 >= ax1 || ay0 >= ay1 || (cx0 <= ax0 && cy0 <= ay0 && cx1 >= ax1 && cy1 >= ay1),
+            "the phase's colour covers its alpha"
+        );
+        assert!(
+            ax1 <= background.width as usize && ay1 <= background.height as usize,
+            "the phase lies in the background"
         );
         let age = if k > 1 {
             (k - 1 - index) as f32 / (k - 1) as f32
@@ -35,9 +41,10 @@ pub fn composite(background: &RgbImage, phases: &[Phase<'_>], fade: f32) -> RgbI
             if a <= 0.0 {
                 continue;
             }
-            for c in 0..3 {
+            let colour = phase.colour.get(x, y);
+            for (c, src) in colour.into_iter().enumerate() {
                 let dst = &mut out.data[i * 3 + c];
-                let src = f32::from(phase.frame.data[i * 3 + c]);
+                let src = f32::from(src);
                 *dst = (f32::from(*dst) * (1.0 - a) + src * a).round() as u8;
             }
         }
@@ -110,7 +117,9 @@ mod tests {
     #[test]
     fn the_last_phase_is_solid_and_earlier_ones_fade() {
         let background = RgbImage::new(2, 1, vec![0; 6]).unwrap();
-        let white = RgbImage::new(2, 1, vec![200; 6]).unwrap();
+        let white = RgbImage::new(2, 1, vec![200; 6])
+            .unwrap()
+            .window([0, 0, 2, 1]);
         let first = Window {
             bounds: [0, 0, 2, 1],
             values: vec![1.0, 0.0],
@@ -123,11 +132,11 @@ mod tests {
             &background,
             &[
                 Phase {
-                    frame: &white,
+                    colour: &white,
                     alpha: &first,
                 },
                 Phase {
-                    frame: &white,
+                    colour: &white,
                     alpha: &last,
                 },
             ],
