@@ -959,11 +959,15 @@ impl Signal {
     }
 }
 
+/// The athlete in one frame of the slice's camera: the frame's index, its pixels over the
+/// alpha's box, and the alpha.
+type Athlete = (usize, Window<[u8; 3]>, Window<f32>);
+
 /// The frames slow motion spans, from two frames before takeoff to two after landing (all
 /// of them without a flight): each one's index, the athlete's alpha in the slice's camera,
 /// and the athlete's centroid.
 fn slow_motion_span<'a>(
-    frames: &'a [(usize, Window<[u8; 3]>, Window<f32>)],
+    frames: &'a [Athlete],
     shapes: &'a [(usize, Shape)],
     kinematics: &Kinematics,
     fps: f64,
