@@ -194,14 +194,29 @@ pub struct Background {
     width: u32,
     height: u32,
     /// Per pixel, the mean colour and the noise deviation, side by side so that a tap reads
-    /// both in one load.
-    colour: Vec<[f32; 4]>,
+    /// both in one load ([`Fixed`]).
+    colour: Vec<Fixed>,
     /// The same over each pixel's 3x3 neighbourhood, for the pooled test
     /// ([`Background::plain_over_nine`]).
-    pooled: Vec<[f32; 4]>,
+    pooled: Vec<Fixed>,
     luma: Vec<f32>,
     /// Where registration samples the frame ([`textured`]).
     textured: Vec<(u32, u32)>,
+}
+
+/// A background table's entry: the mean colour and the noise deviation in fixed point, 64
+/// steps to an 8-bit level (at most a 128th of a level off, far below any camera's noise).
+/// Half the memory of four `f32`: twelve cameras' tables are memory the kernel must zero
+/// first, and every test reads them.
+type Fixed = [u16; 4];
+
+/// Steps of a [`Fixed`] entry to an 8-bit level.
+const FIXED_STEPS: f32 = 64.0;
+
+/// A table value as a [`Fixed`] lane (saturating: deviations past 1000 levels mean "never
+/// the athlete" either way).
+fn fixed(v: f32) -> u16 {
+    (v * FIXED_STEPS).round().clamp(0.0, f32::from(u16::MAX)) as u16
 }
 
 /// How much better than no shift a whole shift must align a frame to be taken: within this
@@ -457,8 +472,8 @@ impl Background {
                 }
             });
         // The tables, row by row: each row reads the rows of `mean` and `variance` around it.
-        let mut colour = vec![[0f32; 4]; w * h];
-        let mut pooled = vec![[0f32; 4]; w * h];
+        let mut colour = vec![[0u16; 4]; w * h];
+        let mut pooled = vec![[0u16; 4]; w * h];
         let mut brightness = vec![0f32; w * h];
         colour
             .par_chunks_mut(w)
@@ -499,13 +514,15 @@ impl Background {
                 let m = &mean[y * w..(y + 1) * w];
                 for x in 0..w {
                     let (v, g) = (pooled_variance[x], slopes[x]);
-                    colour[x] = [m[x][0], m[x][1], m[x][2], deviation(v, g, 1.0, SIGMA_FLOOR)];
+                    colour[x] =
+                        [m[x][0], m[x][1], m[x][2], deviation(v, g, 1.0, SIGMA_FLOOR)].map(fixed);
                     pooled[x] = [
                         channels[0][x],
                         channels[1][x],
                         channels[2][x],
                         deviation(v, g, 9.0, SIGMA_FLOOR / 3.0),
-                    ];
+                    ]
+                    .map(fixed);
                     luma_row[x] = luma(m[x]);
                 }
             });
@@ -524,7 +541,9 @@ impl Background {
         let data = self
             .colour
             .iter()
-            .flat_map(|m| [m[0], m[1], m[2]].map(|v| v.round().clamp(0.0, 255.0) as u8))
+            .flat_map(|m| {
+                [m[0], m[1], m[2]].map(|v| (f32::from(v) / FIXED_STEPS).round().min(255.0) as u8)
+            })
             .collect();
         RgbImage::new(self.width, self.height, data).expect("plate of the background's size")
     }
@@ -842,18 +861,21 @@ impl Background {
 
     /// The mean colour of `table` (bilinearly) at pixel `(x, y)` moved by `offset`, and the
     /// deviation of the nearest pixel; positions outside the image take the nearest edge.
-    fn at(&self, table: &[[f32; 4]], x: usize, y: usize, offset: Offset) -> ([f32; 3], f32) {
+    fn at(&self, table: &[Fixed], x: usize, y: usize, offset: Offset) -> ([f32; 3], f32) {
         let taps = offset.taps(x, y, self.width as usize, self.height as usize);
-        // All four lanes, so the taps blend as one vector (the fourth is not used).
+        // All four lanes, so the taps blend as one vector (the fourth is not used); the
+        // weights take the fixed point's scale with them.
         let mut out = [0f32; 4];
         for (i, k) in taps {
+            let k = k * (1.0 / FIXED_STEPS);
             for (o, v) in out.iter_mut().zip(table[i]) {
-                *o += v * k;
+                *o += f32::from(v) * k;
             }
         }
         // The tap of the largest weight.
         let nearest = usize::from(offset.part.0 >= 0.5) + 2 * usize::from(offset.part.1 >= 0.5);
-        ([out[0], out[1], out[2]], table[taps[nearest].0][3])
+        let sigma = f32::from(table[taps[nearest].0][3]) * (1.0 / FIXED_STEPS);
+        ([out[0], out[1], out[2]], sigma)
     }
 
     /// The frame's exposure gain and shake: the gain first (a median ratio barely feels a few
