@@ -216,7 +216,8 @@ const FIXED_STEPS: f32 = 64.0;
 /// A table value as a [`Fixed`] lane (saturating: deviations past 1000 levels mean "never
 /// the athlete" either way).
 fn fixed(v: f32) -> u16 {
-    (v * FIXED_STEPS).round().clamp(0.0, f32::from(u16::MAX)) as u16
+    // Rounded half up (the values are never negative); the cast saturates.
+    (v * FIXED_STEPS + 0.5) as u16
 }
 
 /// How much better than no shift a whole shift must align a frame to be taken: within this
@@ -1212,14 +1213,20 @@ const ALIGN_ERROR: f32 = 0.15;
 /// differences along either axis (one-sided at the image's edges).
 fn slope_row(mean: &[[f32; 3]], (w, h): (usize, usize), y: usize, row: &mut [f32]) {
     let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
-    let dy = (down - up).max(1) as f32;
+    // Steps of one or two pixels: their reciprocals are exact, so multiplying by them
+    // divides exactly (and costs a fraction of a division).
+    let per_dy = 1.0 / (down - up).max(1) as f32;
     for (x, out) in row.iter_mut().enumerate() {
         let (left, right) = (x.saturating_sub(1), (x + 1).min(w - 1));
-        let dx = (right - left).max(1) as f32;
+        let per_dx = 1.0 / (right - left).max(1) as f32;
         let (a, b) = (mean[y * w + left], mean[y * w + right]);
         let (c, d) = (mean[up * w + x], mean[down * w + x]);
         *out = (0..3)
-            .map(|k| ((b[k] - a[k]) / dx).abs().max(((d[k] - c[k]) / dy).abs()))
+            .map(|k| {
+                ((b[k] - a[k]) * per_dx)
+                    .abs()
+                    .max(((d[k] - c[k]) * per_dy).abs())
+            })
             .fold(0.0, f32::max);
     }
 }
