@@ -460,20 +460,28 @@ pub fn run(args: &RunArgs) -> Result<()> {
             })
             .collect()
     })?;
-    // Each camera's frame, its matte and what tells a live signal, read in parallel; and the
-    // CPU time each camera's took (one thread reads and mattes a camera's frame). Each
-    // camera's matting looks first where `leads` says its last frames found the athlete.
+    // Camera `c`'s frame `i`, its matte and what tells a live signal; and the CPU time they
+    // took (one thread reads and mattes a camera's frame). The matting looks first where
+    // `lead` says the camera's last frames found the athlete.
+    let matte_camera = |c: usize, i: usize, lead: Option<&matting::Lead>| {
+        let started = thread_cpu();
+        let frame = clip.frame(c, i)?;
+        let size = (frame.width as usize, frame.height as usize);
+        let search = lead.and_then(|lead| lead.search(size));
+        let matte = backgrounds[c].matte_near(&frame, &config, search);
+        let signal = Signal::of(&frame);
+        anyhow::Ok(((frame, matte, signal), thread_cpu().saturating_sub(started)))
+    };
+    // Every camera's frame `i` matted in parallel, and their CPU time. Of the pictures only
+    // the slice camera's athlete is kept: each frame goes as soon as it is matted, so its
+    // memory serves the next camera's instead of fresh pages the kernel must zero first.
     let matte_frame = |i: usize, leads: &[matting::Lead]| -> Result<(Matted, Duration)> {
         let cameras: Vec<_> = (0..n_cams)
             .into_par_iter()
             .map(|c| {
-                let started = thread_cpu();
-                let frame = clip.frame(c, i)?;
-                let size = (frame.width as usize, frame.height as usize);
-                let search = leads.get(c).and_then(|lead| lead.search(size));
-                let matte = backgrounds[c].matte_near(&frame, &config, search);
-                let signal = Signal::of(&frame);
-                Ok(((frame, matte, signal), thread_cpu().saturating_sub(started)))
+                let ((frame, matte, signal), cpu) = matte_camera(c, i, leads.get(c))?;
+                let athlete = (c == 0).then(|| frame.window(matte.alpha.bounds));
+                Ok(((athlete, matte, signal), cpu))
             })
             .collect::<Result<_>>()?;
         let cpu = cameras.iter().map(|(_, cpu)| *cpu).sum();
@@ -507,11 +515,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     matting_time += Spent::beside(spent.wall, cpu);
     for i in meta.lead_in..meta.frames {
         let t = Mark::now();
-        let (mut frames, mut mattes) = (Vec::new(), Vec::new());
+        let (mut athlete, mut mattes) = (None, Vec::new());
         let matted = next.take().expect("frame i was matted in the round before");
-        for (c, (frame, matte, signal)) in matted.into_iter().enumerate() {
+        for (c, (kept, matte, signal)) in matted.into_iter().enumerate() {
             leads[c].follow(&matte);
-            frames.push(frame);
+            athlete = athlete.or(kept);
             mattes.push(matte);
             if let Some(warning) = health.check(c, i, signal) {
                 progress.suspend(|| {
@@ -576,13 +584,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             }
         }
         truth_time += t.spent();
-        let (frame, matte) = frames
-            .into_iter()
-            .zip(mattes)
-            .next()
-            .expect("at least two cameras");
-        // The athlete's pixels alone: a whole frame a round would be fresh memory to fault in.
-        slice_frames.push((i, frame.window(matte.alpha.bounds), matte.alpha));
+        let (athlete, matte) = athlete
+            .zip(mattes.into_iter().next())
+            .expect("the slice camera's athlete and matte");
+        slice_frames.push((i, athlete, matte.alpha));
         progress.inc(1);
     }
     progress.finish_and_clear();
@@ -648,11 +653,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // camera's), then carved finely.
     let (key_frames, key_mattes, key_cameras, key_hull) =
         timings.time("key instant hull", || {
-            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matte_frame(key, &[])?
-                .0
-                .into_iter()
-                .map(|(frame, matte, _)| (frame, matte))
-                .unzip();
+            let matted: Vec<_> = (0..n_cams)
+                .into_par_iter()
+                .map(|c| matte_camera(c, key, None).map(|((frame, matte, _), _)| (frame, matte)))
+                .collect::<Result<_>>()?;
+            let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matted.into_iter().unzip();
             let cameras = shake.cameras(&clip.cameras, &mattes);
             let (hull, _) = matting::settle(
                 &cameras,
@@ -870,8 +875,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// One frame of every camera: the picture, its matte and what tells a live signal.
-type Matted = Vec<(RgbImage, Matte, Signal)>;
+/// One frame of every camera: the athlete's pixels (the slice camera's alone), its matte and
+/// what tells a live signal.
+type Matted = Vec<(Option<Window<[u8; 3]>>, Matte, Signal)>;
 
 /// Matting and the per-frame hulls, which run side by side, together.
 const MATTING_AND_HULLS: &str = "matting and hulls";
