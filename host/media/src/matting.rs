@@ -303,12 +303,24 @@ impl Offset {
         let (x0, y0) = (x as i64 + self.whole.0, y as i64 + self.whole.1);
         let (xa, xb) = (clamp(x0, w), clamp(x0 + 1, w));
         let (ya, yb) = (clamp(y0, h) * w, clamp(y0 + 1, h) * w);
+        let k = self.weights();
+        [
+            (ya + xa, k[0]),
+            (ya + xb, k[1]),
+            (yb + xa, k[2]),
+            (yb + xb, k[3]),
+        ]
+    }
+
+    /// The bilinear weights of the four taps: above left, above right, below left, below
+    /// right.
+    fn weights(&self) -> [f32; 4] {
         let (fx, fy) = self.part;
         [
-            (ya + xa, (1.0 - fx) * (1.0 - fy)),
-            (ya + xb, fx * (1.0 - fy)),
-            (yb + xa, (1.0 - fx) * fy),
-            (yb + xb, fx * fy),
+            (1.0 - fx) * (1.0 - fy),
+            fx * (1.0 - fy),
+            (1.0 - fx) * fy,
+            fx * fy,
         ]
     }
 }
@@ -607,6 +619,12 @@ impl Background {
             [x0, y0, x1.min(w), y1.min(h)]
         };
         let mut strength_of = Window::zeros(tested);
+        // The background where the frame's motion puts it, over the box tested.
+        let back = self.shifted(&self.colour, sampling.1, tested);
+        let back_at = |x: usize, y: usize| {
+            let b = back.get(x, y);
+            ([b[0], b[1], b[2]], b[3])
+        };
         for ty in by0..by1 {
             for tx in bx0..bx1 {
                 if !near[ty * tw + tx] {
@@ -614,7 +632,7 @@ impl Background {
                 }
                 for y in ty * TILE..((ty + 1) * TILE).min(h) {
                     for x in tx * TILE..((tx + 1) * TILE).min(w) {
-                        match self.score_at(frame, x, y, sampling, config) {
+                        match self.score_against(frame, x, y, sampling.0, back_at(x, y), config) {
                             Some(strength) => {
                                 *strength_of.get_mut(x, y).expect("a tested pixel") = strength
                             }
@@ -655,7 +673,7 @@ impl Background {
         let change = |i: usize| {
             let (x, y) = (i % w, i / w);
             let p = &frame.data[i * 3..i * 3 + 3];
-            let (bg, _) = self.at(&self.colour, x, y, sampling.1);
+            let (bg, _) = back_at(x, y);
             [0, 1, 2].map(|c| f32::from(p[c]) * sampling.0 - bg[c])
         };
         let (mut alpha, raw) = coverage(&strength_of, &unsure, change);
@@ -797,13 +815,27 @@ impl Background {
         (inverse, back): (f32, Offset),
         config: &MattingConfig,
     ) -> Option<f32> {
+        let (bg, sigma) = self.at(&self.colour, x, y, back);
+        self.score_against(frame, x, y, inverse, (bg, sigma), config)
+    }
+
+    /// [`Background::score_at`] against the background colour `bg` and deviation `sigma`
+    /// found already (by [`Background::shifted`]).
+    fn score_against(
+        &self,
+        frame: &RgbImage,
+        x: usize,
+        y: usize,
+        inverse: f32,
+        (bg, sigma): ([f32; 3], f32),
+        config: &MattingConfig,
+    ) -> Option<f32> {
         let i = (y * self.width as usize + x) * 3;
         let pixel = [
             f32::from(frame.data[i]) * inverse,
             f32::from(frame.data[i + 1]) * inverse,
             f32::from(frame.data[i + 2]) * inverse,
         ];
-        let (bg, sigma) = self.at(&self.colour, x, y, back);
         score(
             pixel,
             bg,
@@ -858,6 +890,67 @@ impl Background {
                         >= (3.0 * config.shadow_chroma * sigma).powi(2)
             }
         }
+    }
+
+    /// [`Background::at`] for every pixel of `bounds` (`[x0, y0, x1, y1)`), as colour and
+    /// deviation, the same to the bit: row by row, where the taps run along the table's rows
+    /// (so the blend vectorises), pixel by pixel only beside the image's edges.
+    fn shifted(&self, table: &[Fixed], offset: Offset, bounds: [usize; 4]) -> Window<[f32; 4]> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let [x0, y0, x1, y1] = bounds;
+        let mut out: Window<[f32; 4]> = Window::zeros(bounds);
+        let k = offset.weights().map(|k| k * (1.0 / FIXED_STEPS));
+        let (fx, fy) = offset.part;
+        let (right, below) = (usize::from(fx >= 0.5), usize::from(fy >= 0.5));
+        // Columns whose two taps lie inside the row: 0 <= x + dx and x + dx + 1 < w.
+        let dx = offset.whole.0;
+        let lo = ((-dx).max(0) as usize).clamp(x0, x1);
+        let hi = ((w as i64 - 1 - dx).max(0) as usize).clamp(lo, x1);
+        let clamp = |v: i64| v.clamp(0, h as i64 - 1) as usize;
+        for y in y0..y1 {
+            let (ya, yb) = (
+                clamp(y as i64 + offset.whole.1),
+                clamp(y as i64 + 1 + offset.whole.1),
+            );
+            let row = out.row_mut(y);
+            if hi > lo {
+                let start = (lo as i64 + dx) as usize;
+                let n = hi - lo;
+                // Lane by lane over the flattened rows, as `at` sums: tap by tap, from zero.
+                let (a, b) = (
+                    table[ya * w + start..=ya * w + start + n].as_flattened(),
+                    table[yb * w + start..=yb * w + start + n].as_flattened(),
+                );
+                let lanes = row[lo - x0..hi - x0].as_flattened_mut();
+                for ((((o, a0), a1), b0), b1) in lanes
+                    .iter_mut()
+                    .zip(&a[..4 * n])
+                    .zip(&a[4..])
+                    .zip(&b[..4 * n])
+                    .zip(&b[4..])
+                {
+                    let mut v = 0f32;
+                    v += f32::from(*a0) * k[0];
+                    v += f32::from(*a1) * k[1];
+                    v += f32::from(*b0) * k[2];
+                    v += f32::from(*b1) * k[3];
+                    *o = v;
+                }
+                // The deviation is the nearest tap's.
+                let nearest = &[a, b][below][4 * right..];
+                for (o, d) in row[lo - x0..hi - x0]
+                    .iter_mut()
+                    .zip(nearest.chunks_exact(4))
+                {
+                    o[3] = f32::from(d[3]) * (1.0 / FIXED_STEPS);
+                }
+            }
+            for x in (x0..lo).chain(hi..x1) {
+                let (bg, sigma) = self.at(table, x, y, offset);
+                row[x - x0] = [bg[0], bg[1], bg[2], sigma];
+            }
+        }
+        out
     }
 
     /// The mean colour of `table` (bilinearly) at pixel `(x, y)` moved by `offset`, and the
@@ -1795,6 +1888,46 @@ mod tests {
         for wrong in [[60, 0, 112, 140], [0, 100, 60, 160]] {
             let matte = background.matte_near(&frame, &config, Some(wrong));
             assert_eq!(matte.mask.data, whole.mask.data, "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn the_background_row_by_row_is_the_background_pixel_by_pixel() {
+        let (w, h) = (40, 30);
+        let config = MattingConfig::default();
+        let frames = [snow(w, h, 0), snow(w, h, 1), snow(w, h, 2)];
+        let background = Background::learn(&frames.iter().collect::<Vec<_>>(), &config).unwrap();
+        // Shifts left and right, up and down, by less and more than half a pixel, and so far
+        // that every tap of a box is clamped.
+        for shift in [
+            (0.0, 0.0),
+            (0.3, -0.7),
+            (-2.6, 1.2),
+            (3.5, 0.5),
+            (-45.2, 33.9),
+        ] {
+            let offset = Offset::new(shift);
+            for (table, name) in [
+                (&background.colour, "colour"),
+                (&background.pooled, "pooled"),
+            ] {
+                for bounds in [
+                    [0, 0, w as usize, h as usize],
+                    [5, 3, 17, 9],
+                    [36, 20, 40, 30],
+                ] {
+                    let rows = background.shifted(table, offset, bounds);
+                    for ((x, y), got) in rows.pixels() {
+                        let (bg, sigma) = background.at(table, x, y, offset);
+                        let want = [bg[0], bg[1], bg[2], sigma];
+                        assert_eq!(
+                            got.map(f32::to_bits),
+                            want.map(f32::to_bits),
+                            "{name} at ({x}, {y}) shifted by {shift:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 
