@@ -56,6 +56,78 @@ impl RgbImage {
     }
 }
 
+/// An RGB image stored as tiles of [`TILE`]x[`TILE`] pixels, each with the next tile's first
+/// column and row beside it: the four pixels of a bilinear sample lie in one small block of
+/// memory. A render samples a plate along lines that cross its rows, where row-major pixels
+/// put every sample's two rows on two pages.
+#[derive(Debug, Clone)]
+pub struct Tiled {
+    width: u32,
+    height: u32,
+    /// Tiles per row of tiles.
+    columns: usize,
+    /// Per tile, `(TILE + 1)²` pixels row by row, past the image's edge its edge pixels.
+    data: Vec<u8>,
+}
+
+/// Pixels along a side of a [`Tiled`] image's tile (without the column and row it shares).
+const TILE: usize = 8;
+
+/// Bytes of a [`Tiled`] image's tile.
+const TILE_BYTES: usize = (TILE + 1) * (TILE + 1) * 3;
+
+impl Tiled {
+    /// The image in tiles.
+    pub fn of(image: &RgbImage) -> Tiled {
+        let (w, h) = (image.width as usize, image.height as usize);
+        let (columns, rows) = (w.div_ceil(TILE), h.div_ceil(TILE));
+        let mut data = vec![0u8; columns * rows * TILE_BYTES];
+        for (t, tile) in data.chunks_exact_mut(TILE_BYTES).enumerate() {
+            let (x0, y0) = (t % columns * TILE, t / columns * TILE);
+            for (dy, out) in tile.chunks_exact_mut((TILE + 1) * 3).enumerate() {
+                let y = (y0 + dy).min(h - 1);
+                for (dx, px) in out.chunks_exact_mut(3).enumerate() {
+                    let i = (y * w + (x0 + dx).min(w - 1)) * 3;
+                    px.copy_from_slice(&image.data[i..i + 3]);
+                }
+            }
+        }
+        Tiled {
+            width: image.width,
+            height: image.height,
+            columns,
+            data,
+        }
+    }
+
+    /// [`RgbImage::bilinear`] of the image, the same to the bit.
+    pub fn bilinear(&self, x: f64, y: f64) -> [f64; 3] {
+        let (w, h) = (self.width, self.height);
+        let x = x.clamp(0.0, f64::from(w - 1));
+        let y = y.clamp(0.0, f64::from(h - 1));
+        let (x0, y0) = (x as usize, y as usize);
+        let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+        // The taps right of and below the image's last pixel are the edge pixels again,
+        // which the tile holds there.
+        let tile = (y0 / TILE * self.columns + x0 / TILE) * TILE_BYTES;
+        let at = tile + ((y0 % TILE) * (TILE + 1) + x0 % TILE) * 3;
+        let below = (TILE + 1) * 3;
+        let taps = [
+            (at, (1.0 - fx) * (1.0 - fy)),
+            (at + 3, fx * (1.0 - fy)),
+            (at + below, (1.0 - fx) * fy),
+            (at + below + 3, fx * fy),
+        ];
+        let mut out = [0.0; 3];
+        for (i, k) in taps {
+            for (o, v) in out.iter_mut().zip(&self.data[i..i + 3]) {
+                *o += f64::from(*v) * k;
+            }
+        }
+        out
+    }
+}
+
 /// The four pixels (row-major indices) around a fractional position in a `width` x `height`
 /// grid and their bilinear weights; positions outside take the nearest edge.
 fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
@@ -333,6 +405,49 @@ impl Integral {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tiled_image_samples_as_the_image_does() {
+        // Sizes a tile divides, and sizes that leave a partial tile at the right and bottom.
+        for (w, h) in [(16u32, 8u32), (19, 13), (1, 1), (9, 2)] {
+            let data = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+            let image = RgbImage::new(w, h, data).expect("w x h");
+            let tiled = Tiled::of(&image);
+            let (fw, fh) = (f64::from(w), f64::from(h));
+            // Whole and fractional positions, the last pixel and beyond every edge.
+            let xs = [
+                -3.0,
+                0.0,
+                0.25,
+                7.5,
+                7.999,
+                8.0,
+                fw - 1.0,
+                fw - 0.5,
+                fw + 2.0,
+            ];
+            let ys = [
+                -1.0,
+                0.0,
+                0.6,
+                7.2,
+                8.0,
+                8.75,
+                fh - 1.0,
+                fh - 0.25,
+                fh + 5.0,
+            ];
+            for x in xs {
+                for y in ys {
+                    assert_eq!(
+                        tiled.bilinear(x, y).map(f64::to_bits),
+                        image.bilinear(x, y).map(f64::to_bits),
+                        "{w}x{h} at ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn an_image_window_holds_the_pixels_of_its_box() {

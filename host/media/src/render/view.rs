@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::camera::{Camera, Projector};
 use crate::hull::{DepthMap, Faces, Hull, Surface};
-use crate::image::{Mask, RgbImage};
+use crate::image::{Mask, RgbImage, Tiled};
 
 /// One real camera's view of the moment.
 pub struct Source<'a> {
@@ -41,6 +41,8 @@ struct Prepared<'a> {
     depth: DepthMap,
     projector: Projector,
     centre: DVec3,
+    /// The background plate, tiled for sampling along lines across its rows.
+    plate: Tiled,
 }
 
 /// Spacing, in pixels, of the grid the background is computed on (and interpolated between).
@@ -79,6 +81,7 @@ impl<'a> Synthesis<'a> {
                 depth: hull.render_depth_of(&surface, source.camera, Faces::Front),
                 projector: source.camera.projector(),
                 centre: source.camera.center(),
+                plate: Tiled::of(source.background),
                 source,
             })
             .collect();
@@ -118,7 +121,7 @@ impl<'a> Synthesis<'a> {
             blend(
                 lookup
                     .samples()
-                    .map(|(weight, k, p)| (weight, self.sources[k].source.background, p)),
+                    .map(|(weight, k, p)| (weight, self.sources[k].plate.bilinear(p.x, p.y))),
             )
         };
         // The background on a coarse grid of twice the spacing, then on the grid: computed
@@ -232,7 +235,7 @@ impl<'a> Synthesis<'a> {
         }
         blend(
             best.samples()
-                .map(|(weight, k, p)| (weight, self.sources[k].source.frame, p)),
+                .map(|(weight, k, p)| (weight, self.sources[k].source.frame.bilinear(p.x, p.y))),
         )
     }
 
@@ -478,11 +481,10 @@ fn weight_of(angle: f64) -> f64 {
     1.0 / (angle + 1e-3)
 }
 
-/// Blends bilinear samples (weight, image, position).
-fn blend<'i>(samples: impl Iterator<Item = (f64, &'i RgbImage, DVec2)>) -> [u8; 3] {
+/// Blends colours sampled (weight, colour).
+fn blend(samples: impl Iterator<Item = (f64, [f64; 3])>) -> [u8; 3] {
     let (mut sum, mut weight) = ([0.0f64; 3], 0.0);
-    for (w, image, p) in samples {
-        let c = image.bilinear(p.x, p.y);
+    for (w, c) in samples {
         for k in 0..3 {
             sum[k] += c[k] * w;
         }
