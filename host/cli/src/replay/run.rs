@@ -478,6 +478,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let matte_frame = |i: usize, leads: &[matting::Lead]| -> Result<(Matted, Duration)> {
         let cameras: Vec<_> = (0..n_cams)
             .into_par_iter()
+            // A camera a task, so that a thread idle at the round's end takes the next one,
+            // not a run of cameras that another thread split off.
+            .with_max_len(1)
             .map(|c| {
                 let ((frame, matte, signal), cpu) = matte_camera(c, i, leads.get(c))?;
                 let athlete = (c == 0).then(|| frame.window(matte.alpha.bounds));
@@ -655,6 +658,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         timings.time("key instant hull", || {
             let matted: Vec<_> = (0..n_cams)
                 .into_par_iter()
+                .with_max_len(1)
                 .map(|c| matte_camera(c, key, None).map(|((frame, matte, _), _)| (frame, matte)))
                 .collect::<Result<_>>()?;
             let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matted.into_iter().unzip();
