@@ -632,7 +632,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .0;
 
     let plates: Vec<RgbImage> = backgrounds.par_iter().map(Background::plate).collect();
-    timings.time("spacetime slice", || {
+    let slice_image = timings.time("spacetime slice", || {
         let indices = slice::select_phases(&kinematics, args.phases);
         let phases: Vec<Phase<'_>> = indices
             .iter()
@@ -641,16 +641,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 alpha: &slice_frames[k].2,
             })
             .collect();
-        let image = slice::composite(&plates[0], &phases, 0.35);
-        write_png(&args.out.join("slice.png"), &image)?;
-        // JPEG too, for feeds and pages that take nothing else.
-        piste_capture::encode::still(
-            &image,
-            piste_capture::encode::Still::Jpeg,
-            &args.out.join("slice.jpg"),
-        )?;
-        Ok(())
+        Ok(slice::composite(&plates[0], &phases, 0.35))
     })?;
+    // The slice is written on a thread of its own (encoding two stills on one core would
+    // leave the other idle), as PNG and as JPEG, for feeds and pages that take nothing else.
+    let slice_written = {
+        let (png, jpeg) = (args.out.join("slice.png"), args.out.join("slice.jpg"));
+        std::thread::spawn(move || -> Result<()> {
+            write_png(&png, &slice_image)?;
+            piste_capture::encode::still(&slice_image, piste_capture::encode::Still::Jpeg, &jpeg)?;
+            Ok(())
+        })
+    };
 
     // The key instant: its frames read and matted again (the pass above kept only the first
     // camera's), then carved finely.
@@ -737,6 +739,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // with the ground truth. What follows writes files (video encoding belongs to capture,
     // and the mesh is an export) and renders further sequences.
     let standard_end = total.spent();
+    slice_written
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     // The key instant's mesh is built and written beside the orbit's encoding, which leaves
     // part of a core idle.
     let (mesh, video) = std::thread::scope(|scope| {
