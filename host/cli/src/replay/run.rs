@@ -959,7 +959,9 @@ impl Health {
 }
 
 /// What tells a camera's frame from no signal: whether it is black (its brightest sampled
-/// pixel is below 16 of 255), and every 61st byte, which a frozen camera repeats.
+/// pixel is below 16 of 255), and a sample a frozen camera repeats: every 16th byte of every
+/// 8th row, so that anything taller than 8 pixels and wider than 5 that moves changes it
+/// (sensor noise changes it everywhere), while reading an eighth of the frame.
 struct Signal {
     black: bool,
     sample: Vec<u8>,
@@ -969,7 +971,12 @@ impl Signal {
     fn of(frame: &RgbImage) -> Signal {
         Signal {
             black: frame.data.iter().step_by(97).all(|v| *v < 16),
-            sample: frame.data.iter().copied().step_by(61).collect(),
+            sample: frame
+                .data
+                .chunks_exact((frame.width as usize * 3).max(1))
+                .step_by(8)
+                .flat_map(|row| row.iter().copied().step_by(16))
+                .collect(),
         }
     }
 }
