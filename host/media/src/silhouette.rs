@@ -83,73 +83,76 @@ pub fn fill_holes(mask: &Mask, max_area: usize) -> Mask {
 
 /// Flips each connected group of pixels of `value` smaller than `area`: set groups
 /// 8-connected, anywhere; clear groups 4-connected (the dual of 8), only those away from the
-/// border. Groups are filled span by span (a run of a row at a time), so the large group
-/// around the athlete costs little more than a pass over its rows.
+/// border. Groups are found as runs of a row joined to the runs they touch in the next row
+/// (union-find), so the large group around the athlete costs one pass over its rows.
 fn flip_small(mask: &Mask, value: bool, area: usize) -> Mask {
     let (w, h) = (mask.width as usize, mask.height as usize);
     let mut out = mask.clone();
-    if area <= 1 {
+    if area <= 1 || w == 0 {
         return out;
     }
-    // Diagonal neighbours join set pixels, not clear ones.
+    // Every row's runs of `value` (the row, and `[start, end)` in it); row `y`'s are
+    // `runs[first[y]..first[y + 1]]`.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut first = Vec::with_capacity(h + 1);
+    for (y, row) in mask.data.chunks_exact(w).enumerate() {
+        first.push(runs.len());
+        let mut x = 0;
+        while let Some(skip) = row[x..].iter().position(|&v| v == value) {
+            let start = x + skip;
+            x = start
+                + row[start..]
+                    .iter()
+                    .position(|&v| v != value)
+                    .unwrap_or(w - start);
+            runs.push((y, start, x));
+        }
+    }
+    first.push(runs.len());
+    // Diagonal neighbours join set pixels, not clear ones: runs of rows next to each other
+    // touch where they overlap, or for set pixels also where they meet at a corner.
     let reach = usize::from(value);
-    let mut seen = vec![false; w * h];
-    let (mut spans, mut stack) = (Vec::new(), Vec::new());
-    for start in 0..w * h {
-        if seen[start] || mask.data[start] != value {
-            continue;
-        }
-        seen[start] = true;
-        spans.clear();
-        stack.push(start);
-        let (mut size, mut border) = (0, false);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            let row = y * w;
-            // Grow the run from this pixel to its row's ends.
-            let (mut l, mut r) = (x, x);
-            while l > 0 && !seen[row + l - 1] && mask.data[row + l - 1] == value {
-                l -= 1;
-                seen[row + l] = true;
+    let mut parent: Vec<usize> = (0..runs.len()).collect();
+    for y in 1..h {
+        let (mut a, mut b) = (first[y - 1], first[y]);
+        while a < first[y] && b < first[y + 1] {
+            let ((_, al, ar), (_, bl, br)) = (runs[a], runs[b]);
+            if al < br + reach && bl < ar + reach {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
             }
-            while r + 1 < w && !seen[row + r + 1] && mask.data[row + r + 1] == value {
-                r += 1;
-                seen[row + r] = true;
-            }
-            size += r - l + 1;
-            border |= l == 0 || r == w - 1 || y == 0 || y == h - 1;
-            if size < area {
-                spans.push((row + l, row + r + 1));
-            }
-            // A seed at the start of each run of the rows above and below that touches it.
-            let (from, to) = (l.saturating_sub(reach), (r + reach).min(w - 1));
-            for other in [y.wrapping_sub(1), y + 1] {
-                if other >= h {
-                    continue;
-                }
-                let mut x = from;
-                while x <= to {
-                    let j = other * w + x;
-                    if !seen[j] && mask.data[j] == value {
-                        seen[j] = true;
-                        stack.push(j);
-                        // The rest of this run is found when the seed is grown.
-                        while x < w && mask.data[other * w + x] == value {
-                            x += 1;
-                        }
-                    } else {
-                        x += 1;
-                    }
-                }
+            // The run that ends first touches no later run of the other row.
+            if ar < br {
+                a += 1;
+            } else {
+                b += 1;
             }
         }
-        if size < area && (value || !border) {
-            for &(a, b) in &spans {
-                out.data[a..b].fill(!value);
-            }
+    }
+    // Each group's size and whether it touches the border, kept at its root.
+    let mut size = vec![0usize; runs.len()];
+    let mut border = vec![false; runs.len()];
+    for (k, &(y, l, r)) in runs.iter().enumerate() {
+        let g = root(&mut parent, k);
+        size[g] += r - l;
+        border[g] |= l == 0 || r == w || y == 0 || y == h - 1;
+    }
+    for (k, &(y, l, r)) in runs.iter().enumerate() {
+        let g = root(&mut parent, k);
+        if size[g] < area && (value || !border[g]) {
+            out.data[y * w + l..y * w + r].fill(!value);
         }
     }
     out
+}
+
+/// The root of `i`'s group in a union-find forest, halving the path on the way.
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
 }
 
 /// Radii up to this are applied with the disk's offsets directly, cheaper than the distance
