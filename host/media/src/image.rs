@@ -46,13 +46,15 @@ impl RgbImage {
 
     /// The colour at a fractional position, bilinearly; outside takes the nearest edge.
     pub fn bilinear(&self, x: f64, y: f64) -> [f64; 3] {
-        let mut out = [0.0; 3];
-        for (i, k) in bilinear_taps(x, y, self.width, self.height) {
-            for (o, v) in out.iter_mut().zip(&self.data[i * 3..i * 3 + 3]) {
-                *o += f64::from(*v) * k;
-            }
-        }
-        out
+        let ((x0, y0), k) = bilinear_at(x, y, self.width, self.height);
+        let w = self.width as usize;
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(self.height as usize - 1));
+        let at = |x: usize, y: usize| (y * w + x) * 3;
+        blend_taps(
+            &self.data,
+            [at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1)],
+            k,
+        )
     }
 }
 
@@ -102,51 +104,45 @@ impl Tiled {
 
     /// [`RgbImage::bilinear`] of the image, the same to the bit.
     pub fn bilinear(&self, x: f64, y: f64) -> [f64; 3] {
-        let (w, h) = (self.width, self.height);
-        let x = x.clamp(0.0, f64::from(w - 1));
-        let y = y.clamp(0.0, f64::from(h - 1));
-        let (x0, y0) = (x as usize, y as usize);
-        let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+        let ((x0, y0), k) = bilinear_at(x, y, self.width, self.height);
         // The taps right of and below the image's last pixel are the edge pixels again,
         // which the tile holds there.
         let tile = (y0 / TILE * self.columns + x0 / TILE) * TILE_BYTES;
         let at = tile + ((y0 % TILE) * (TILE + 1) + x0 % TILE) * 3;
         let below = (TILE + 1) * 3;
-        let taps = [
-            (at, (1.0 - fx) * (1.0 - fy)),
-            (at + 3, fx * (1.0 - fy)),
-            (at + below, (1.0 - fx) * fy),
-            (at + below + 3, fx * fy),
-        ];
-        let mut out = [0.0; 3];
-        for (i, k) in taps {
-            for (o, v) in out.iter_mut().zip(&self.data[i..i + 3]) {
-                *o += f64::from(*v) * k;
-            }
-        }
-        out
+        blend_taps(&self.data, [at, at + 3, at + below, at + below + 3], k)
     }
 }
 
-/// The four pixels (row-major indices) around a fractional position in a `width` x `height`
-/// grid and their bilinear weights; positions outside take the nearest edge.
-fn bilinear_taps(x: f64, y: f64, width: u32, height: u32) -> [(usize, f64); 4] {
+/// A fractional position clamped to a `width` x `height` grid: the pixel at or before it, and
+/// the bilinear weights of that pixel and of those right of it, below it and right below.
+fn bilinear_at(x: f64, y: f64, width: u32, height: u32) -> ((usize, usize), [f64; 4]) {
     let x = x.clamp(0.0, f64::from(width - 1));
     let y = y.clamp(0.0, f64::from(height - 1));
     // Clamped to the grid, so truncation floors (without a libm call).
     let (x0, y0) = (x as usize, y as usize);
-    let (x1, y1) = (
-        (x0 + 1).min(width as usize - 1),
-        (y0 + 1).min(height as usize - 1),
-    );
     let (fx, fy) = (x - x0 as f64, y - y0 as f64);
-    let w = width as usize;
-    [
-        (y0 * w + x0, (1.0 - fx) * (1.0 - fy)),
-        (y0 * w + x1, fx * (1.0 - fy)),
-        (y1 * w + x0, (1.0 - fx) * fy),
-        (y1 * w + x1, fx * fy),
-    ]
+    (
+        (x0, y0),
+        [
+            (1.0 - fx) * (1.0 - fy),
+            fx * (1.0 - fy),
+            (1.0 - fx) * fy,
+            fx * fy,
+        ],
+    )
+}
+
+/// The RGB pixels of `data` that start at the byte offsets `taps`, blended with the weights
+/// `k`.
+fn blend_taps(data: &[u8], taps: [usize; 4], k: [f64; 4]) -> [f64; 3] {
+    let mut out = [0.0; 3];
+    for (i, k) in taps.into_iter().zip(k) {
+        for (o, v) in out.iter_mut().zip(&data[i..i + 3]) {
+            *o += f64::from(*v) * k;
+        }
+    }
+    out
 }
 
 /// Per-pixel values over a box `[x0, y0, x1, y1)` of an image, zero (the default) outside
