@@ -476,17 +476,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // the slice camera's athlete is kept: each frame goes as soon as it is matted, so its
     // memory serves the next camera's instead of fresh pages the kernel must zero first.
     let matte_frame = |i: usize, leads: &[matting::Lead]| -> Result<(Matted, Duration)> {
-        let cameras: Vec<_> = (0..n_cams)
-            .into_par_iter()
-            // A camera a task, so that a thread idle at the round's end takes the next one,
-            // not a run of cameras that another thread split off.
-            .with_max_len(1)
-            .map(|c| {
-                let ((frame, matte, signal), cpu) = matte_camera(c, i, leads.get(c))?;
-                let athlete = (c == 0).then(|| frame.window(matte.alpha.bounds));
-                Ok(((athlete, matte, signal), cpu))
-            })
-            .collect::<Result<_>>()?;
+        let cameras = every_camera(n_cams, |c| {
+            let ((frame, matte, signal), cpu) = matte_camera(c, i, leads.get(c))?;
+            let athlete = (c == 0).then(|| frame.window(matte.alpha.bounds));
+            Ok(((athlete, matte, signal), cpu))
+        })?;
         let cpu = cameras.iter().map(|(_, cpu)| *cpu).sum();
         Ok((cameras.into_iter().map(|(matted, _)| matted).collect(), cpu))
     };
@@ -658,11 +652,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // camera's), then carved finely.
     let (key_frames, key_mattes, key_cameras, key_hull) =
         timings.time("key instant hull", || {
-            let matted: Vec<_> = (0..n_cams)
-                .into_par_iter()
-                .with_max_len(1)
-                .map(|c| matte_camera(c, key, None).map(|((frame, matte, _), _)| (frame, matte)))
-                .collect::<Result<_>>()?;
+            let matted = every_camera(n_cams, |c| {
+                matte_camera(c, key, None).map(|((frame, matte, _), _)| (frame, matte))
+            })?;
             let (frames, mut mattes): (Vec<RgbImage>, Vec<Matte>) = matted.into_iter().unzip();
             let cameras = shake.cameras(&clip.cameras, &mattes);
             let (hull, _) = matting::settle(
@@ -882,6 +874,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     println!("quality {quality}");
     Ok(())
+}
+
+/// `each(c)` for every camera `c` of `n`, in parallel, a camera a task: a thread idle at the
+/// end takes the next camera, not a run of cameras that another thread split off.
+fn every_camera<T: Send>(
+    n: usize,
+    each: impl Fn(usize) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
+    (0..n).into_par_iter().with_max_len(1).map(each).collect()
 }
 
 /// One frame of every camera: the athlete's pixels (the slice camera's alone), its matte and
